@@ -1,0 +1,28 @@
+"""Exception classes shared by every part of muxlab.
+
+Every error muxlab raises on purpose derives from :class:`MuxlabError`.
+Invalid arguments raise :class:`ParameterError` (also a ``ValueError``) or
+:class:`ParameterTypeError` (also a ``TypeError``), so code that already
+catches the built-in exceptions keeps working. Bad data items and files
+raise :class:`DataError`.
+"""
+
+
+class MuxlabError(Exception):
+    """Base class of every error raised by muxlab."""
+
+
+class ParameterError(MuxlabError, ValueError):
+    """An argument has the right type but a value that is not accepted."""
+
+
+class ParameterTypeError(MuxlabError, TypeError):
+    """An argument has a type that is not accepted."""
+
+
+class DataError(MuxlabError):
+    """A data item or a data file is not usable (missing, malformed, too short)."""
+
+
+class StreamError(MuxlabError):
+    """A stream cannot be iterated the way it was asked to (e.g. cycling an empty stream)."""

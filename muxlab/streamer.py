@@ -1,0 +1,155 @@
+"""Streamer: a re-startable source of items, and the ``streamable`` decorator."""
+
+import functools
+from collections.abc import Iterable
+
+from .errors import ParameterTypeError, StreamError
+from .validation import check_int
+
+
+class Streamer:
+    """A re-startable stream of items.
+
+    ``streamer`` is a generator function (or any callable returning an
+    iterable), called anew with ``*args`` and ``**kwargs`` on each activation;
+    an iterable, iterated anew on each activation; or another ``Streamer``.
+    Arguments are passed by reference, never copied, so two concurrent
+    iterations share the argument objects but never the iterator state.
+    (A one-shot iterator, such as a generator object, can be consumed only
+    once: wrap the generator *function* instead.)
+
+    Examples
+    --------
+    >>> def count(n):
+    ...     yield from range(n)
+    >>> s = Streamer(count, 3)
+    >>> list(s)
+    [0, 1, 2]
+    >>> list(s.cycle(max_iter=7))
+    [0, 1, 2, 0, 1, 2, 0]
+    >>> list(s(max_iter=2))
+    [0, 1]
+    """
+
+    def __init__(self, streamer, *args, **kwargs):
+        if isinstance(streamer, Streamer):
+            if args or kwargs:
+                raise ParameterTypeError(
+                    f"Streamer: streamer={streamer!r} is already a Streamer; extra arguments "
+                    f"{args!r} {kwargs!r} are not accepted with it"
+                )
+        elif isinstance(streamer, Iterable):
+            if args or kwargs:
+                raise ParameterTypeError(
+                    f"Streamer: streamer={_short_repr(streamer)} is an iterable, which takes no "
+                    f"arguments; pass a generator function to use arguments"
+                )
+        elif not callable(streamer):
+            raise ParameterTypeError(
+                f"Streamer: streamer={_short_repr(streamer)} ({type(streamer).__name__}) is neither "
+                f"a generator function, an iterable nor a Streamer"
+            )
+        self.streamer = streamer
+        self.args = args
+        self.kwargs = kwargs
+
+    def _open(self):
+        """Return a fresh iterator over this stream's items (one activation)."""
+        source = self.streamer
+        if isinstance(source, Streamer):
+            return source._open()
+        if isinstance(source, Iterable):
+            return iter(source)
+        made = source(*self.args, **self.kwargs)
+        if not isinstance(made, Iterable):
+            raise ParameterTypeError(
+                f"Streamer: calling {_name(source)} returned {_short_repr(made)} "
+                f"({type(made).__name__}); expected an iterable or a generator"
+            )
+        return iter(made)
+
+    def iterate(self, max_iter=None):
+        """Yield the items of one activation, at most ``max_iter`` of them (all if None)."""
+        if max_iter is not None:
+            max_iter = check_int(f"{type(self).__name__}.iterate", "max_iter", max_iter, minimum=0)
+        return self._iterate(max_iter)
+
+    def _iterate(self, max_iter):
+        it = self._open()
+        if max_iter is None:
+            yield from it
+            return
+        for n, item in enumerate(it):
+            if n >= max_iter:
+                break
+            yield item
+
+    def generate(self, max_batches=None):
+        """Same as :meth:`iterate`, under the name the pescador 1.x documents use."""
+        return self.iterate(max_iter=max_batches)
+
+    def cycle(self, max_iter=None):
+        """Yield items forever (or ``max_iter`` of them), restarting the stream when it ends.
+
+        Raises :class:`~muxlab.StreamError` if a pass yields no item, since
+        cycling such a stream would never produce anything.
+        """
+        if max_iter is not None:
+            max_iter = check_int(f"{type(self).__name__}.cycle", "max_iter", max_iter, minimum=0)
+        return self._cycle(max_iter)
+
+    def _cycle(self, max_iter):
+        count = 0
+        while max_iter is None or count < max_iter:
+            produced = False
+            for item in self._iterate(None if max_iter is None else max_iter - count):
+                produced = True
+                count += 1
+                yield item
+            if not produced:
+                raise StreamError(f"cycle(): {self!r} yielded no items in a pass; cycling it would never end")
+
+    def __call__(self, max_iter=None, cycle=False):
+        """Iterate (``cycle=False``) or cycle (``cycle=True``), at most ``max_iter`` items."""
+        return self.cycle(max_iter) if cycle else self.iterate(max_iter)
+
+    def __iter__(self):
+        return self.iterate()
+
+    def __repr__(self):
+        source = self.streamer
+        if isinstance(source, Streamer) or isinstance(source, Iterable):
+            return f"Streamer({_short_repr(source)})"
+        parts = [_short_repr(a) for a in self.args]
+        parts += [f"{k}={_short_repr(v)}" for k, v in self.kwargs.items()]
+        return f"Streamer({_name(source)}({', '.join(parts)}))"
+
+
+def streamable(func):
+    """Decorate a generator function so that calling it returns a :class:`Streamer`.
+
+    >>> @streamable
+    ... def letters(word):
+    ...     yield from word
+    >>> list(letters('abc'))
+    ['a', 'b', 'c']
+    """
+
+    @functools.wraps(func)
+    def make_streamer(*args, **kwargs):
+        return Streamer(func, *args, **kwargs)
+
+    return make_streamer
+
+
+def _name(func):
+    return getattr(func, "__qualname__", None) or getattr(func, "__name__", None) or repr(func)
+
+
+def _short_repr(obj, limit=60):
+    """A repr that never prints a huge array or list in full."""
+    shape = getattr(obj, "shape", None)
+    if shape is not None and getattr(obj, "dtype", None) is not None:
+        return f"<{type(obj).__name__} shape={tuple(shape)} dtype={obj.dtype}>"
+    text = repr(obj)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,0 +1,84 @@
+"""Argument checks that produce messages naming the parameter, the value and what is accepted."""
+
+import math
+import numbers
+
+import numpy as np
+
+from .errors import ParameterError, ParameterTypeError
+
+
+def check_int(owner, name, value, minimum=None):
+    """Return ``value`` as an ``int`` if it is an integer ``>= minimum``.
+
+    >>> check_int('Mux', 'k', 3, minimum=1)
+    3
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ParameterTypeError(
+            f"{owner}: {name}={value!r} is a {type(value).__name__}; expected an integer"
+            + (f" >= {minimum}" if minimum is not None else "")
+        )
+    value = int(value)
+    if minimum is not None and value < minimum:
+        raise ParameterError(f"{owner}: {name}={value} is too small; expected an integer >= {minimum}")
+    return value
+
+
+def check_positive_number(owner, name, value, minimum, allow_none=False):
+    """Return ``value`` as a finite ``float >= minimum`` (or ``None`` if allowed).
+
+    >>> check_positive_number('Mux', 'lam', 16, minimum=1)
+    16.0
+    """
+    accepted = f"a finite number >= {minimum:g}" + (" or None" if allow_none else "")
+    if value is None:
+        if allow_none:
+            return None
+        raise ParameterTypeError(f"{owner}: {name}=None is not accepted; expected {accepted}")
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ParameterTypeError(f"{owner}: {name}={value!r} is a {type(value).__name__}; expected {accepted}")
+    value = float(value)
+    if not math.isfinite(value) or value < minimum:
+        raise ParameterError(f"{owner}: {name}={value!r} is not accepted; expected {accepted}")
+    return value
+
+
+def check_choice(owner, name, value, choices):
+    """Return ``value`` if it is one of ``choices``.
+
+    >>> check_choice('Mux', 'mode', 'exhaustive', ('with_replacement', 'exhaustive'))
+    'exhaustive'
+    """
+    if not isinstance(value, str) or value not in choices:
+        listed = ", ".join(repr(c) for c in choices)
+        raise ParameterError(f"{owner}: {name}={value!r} is not known; expected one of {listed}")
+    return value
+
+
+def check_weights(owner, weights, n):
+    """Return ``weights`` as a float array of length ``n`` summing to one (uniform if None).
+
+    >>> check_weights('Mux', [1, 3], 2).tolist()
+    [0.25, 0.75]
+    """
+    if weights is None:
+        return np.full(n, 1.0 / n)
+    try:
+        w = np.asarray(weights, dtype=float)
+    except (TypeError, ValueError):
+        raise ParameterTypeError(
+            f"{owner}: weights={weights!r} is not a sequence of numbers; expected {n} non-negative numbers"
+        ) from None
+    if w.ndim != 1 or len(w) != n:
+        raise ParameterError(
+            f"{owner}: weights has shape {w.shape}; expected {n} numbers, one per streamer"
+        )
+    if not np.all(np.isfinite(w)):
+        raise ParameterError(f"{owner}: weights={w.tolist()} contains NaN or infinity; expected finite numbers >= 0")
+    if np.any(w < 0):
+        raise ParameterError(f"{owner}: weights={w.tolist()} has a negative entry; expected numbers >= 0")
+    total = w.sum()
+    if total <= 0:
+        raise ParameterError(f"{owner}: weights are all zero; expected at least one positive weight")
+    return w / total
