@@ -2,11 +2,17 @@
 
 from .errors import DataError, MuxlabError, ParameterError, ParameterTypeError, StreamError
 from .knob import Knob
+from .mux import ChainMux, Mux, RoundRobinMux, ShuffledMux, StochasticMux
 from .streamer import Streamer, streamable
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ChainMux",
+    "Mux",
+    "RoundRobinMux",
+    "ShuffledMux",
+    "StochasticMux",
     "DataError",
     "Knob",
     "MuxlabError",

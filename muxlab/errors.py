@@ -20,7 +20,7 @@ class ParameterTypeError(MuxlabError, TypeError):
     """An argument has a type that is not accepted."""
 
 
-class DataError(MuxlabError):
+class DataError(MuxlabError, ValueError):
     """A data item or a data file is not usable (missing, malformed, too short)."""
 
 

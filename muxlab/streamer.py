@@ -52,15 +52,20 @@ class Streamer:
         self.streamer = streamer
         self.args = args
         self.kwargs = kwargs
+        # Decided once here, since a mux opens its streamers many times a second.
+        self._kind = 0 if isinstance(streamer, Streamer) else 1 if isinstance(streamer, Iterable) else 2
 
     def _open(self):
         """Return a fresh iterator over this stream's items (one activation)."""
         source = self.streamer
-        if isinstance(source, Streamer):
+        kind = self._kind
+        if kind == 0:
             return source._open()
-        if isinstance(source, Iterable):
+        if kind == 1:
             return iter(source)
         made = source(*self.args, **self.kwargs)
+        if hasattr(made, "__next__"):
+            return made
         if not isinstance(made, Iterable):
             raise ParameterTypeError(
                 f"Streamer: calling {_name(source)} returned {_short_repr(made)} "

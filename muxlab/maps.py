@@ -1,0 +1,429 @@
+"""Stream transforms: batching, reformatting as tuples, and stochastic caching.
+
+These are drop-in replacements for ``pescador.maps``: same names, same
+arguments, same items out. Each map takes an iterable of items (a
+:class:`~muxlab.Streamer`, a generator, a list) and returns a generator, not a
+``Streamer``. Arguments are checked when the map is called, before any item is
+read. To get a re-startable stream, wrap the map in a ``Streamer``, which calls
+it anew on each activation:
+
+>>> from muxlab import Streamer
+>>> batches = Streamer(buffer_stream, Streamer(range, 5), 2, partial=True)
+>>> [b.tolist() for b in batches]
+[[0, 1], [2, 3], [4]]
+"""
+
+import math
+import numbers
+import reprlib
+from collections.abc import Mapping
+
+import numpy as np
+
+from .errors import DataError, ParameterError, ParameterTypeError
+from .random_state import RandomSource
+from .validation import check_int
+
+__all__ = ["buffer_stream", "tuples", "keras_tuples", "cache"]
+
+# How many coin flips and cache slots `cache` draws per numpy call.
+_DRAW_BLOCK = 1024
+
+
+def buffer_stream(stream, buffer_size, partial=False, axis=None):
+    """Group every ``buffer_size`` consecutive items of ``stream`` into one batch.
+
+    Items are dicts of arrays (all with the same keys), or arrays or scalars.
+    A dict batch has the items' keys, each holding the items' values stacked
+    along a new leading axis (``axis=None``) or concatenated along ``axis``.
+
+    Parameters
+    ----------
+    stream : iterable
+        The items to buffer.
+    buffer_size : int >= 1
+        The number of items per batch.
+    partial : bool, default=False
+        If True, yield the last, shorter batch when the stream runs out;
+        otherwise drop it.
+    axis : int or None, default=None
+        None stacks items along a new axis 0 (``np.stack``). An int
+        concatenates along that existing axis (``np.concatenate``), which is
+        what you want when the items already are small batches.
+
+    Returns
+    -------
+    generator of dict or numpy.ndarray
+        The batches, each built from ``buffer_size`` items (fewer for a
+        final partial batch).
+
+    Raises
+    ------
+    ParameterError, ParameterTypeError
+        At call time, if an argument is not accepted.
+    DataError
+        When a batch is built from items that do not fit together: dicts
+        with different keys, dicts mixed with non-dicts, or values whose
+        shapes cannot be stacked or concatenated. Items are numbered from 0
+        in stream order in the message.
+
+    Examples
+    --------
+    >>> items = [{'x': np.array([i, i]), 'y': i % 2} for i in range(5)]
+    >>> batch = next(buffer_stream(items, 3))
+    >>> batch['x'].shape, batch['y'].tolist()
+    ((3, 2), [0, 1, 0])
+
+    Items that already are small batches are joined along their axis 0:
+
+    >>> minis = [np.array([i, i]) for i in range(5)]
+    >>> [b.tolist() for b in buffer_stream(minis, 3, partial=True, axis=0)]
+    [[0, 0, 1, 1, 2, 2], [3, 3, 4, 4]]
+    """
+    owner = "buffer_stream"
+    items = _iterate(owner, stream)
+    buffer_size = check_int(owner, "buffer_size", buffer_size, minimum=1)
+    partial = _check_bool(owner, "partial", partial)
+    axis = _check_axis(owner, axis)
+    return _buffer(items, buffer_size, partial, axis)
+
+
+def _buffer(items, buffer_size, partial, axis):
+    batch = []
+    start = 0
+    for item in items:
+        batch.append(item)
+        if len(batch) == buffer_size:
+            out = _stack(batch, axis, start)
+            start += buffer_size
+            batch = []
+            yield out
+    if batch and partial:
+        yield _stack(batch, axis, start)
+
+
+def _stack(batch, axis, start):
+    """Join one batch of items; ``start`` is the stream index of ``batch[0]``."""
+    head = batch[0]
+    if isinstance(head, Mapping):
+        keys = head.keys()
+        for offset in range(1, len(batch)):
+            item = batch[offset]
+            if not isinstance(item, Mapping):
+                raise DataError(
+                    f"buffer_stream: stream item {start + offset} is a {type(item).__name__}, but item {start} "
+                    f"(the first of its batch) is a dict with keys {_show(list(keys))}; "
+                    f"expected every item of a batch to be a dict with the same keys"
+                )
+            if item.keys() != keys:
+                raise DataError(
+                    f"buffer_stream: stream item {start + offset} has keys {_show(list(item.keys()))}, but item "
+                    f"{start} (the first of its batch) has keys {_show(list(keys))}; "
+                    f"expected every item of a batch to have the same keys"
+                )
+        return {key: _join([item[key] for item in batch], axis, start, key) for key in keys}
+    for offset in range(1, len(batch)):
+        item = batch[offset]
+        if isinstance(item, Mapping):
+            raise DataError(
+                f"buffer_stream: stream item {start + offset} is a dict with keys {_show(list(item.keys()))}, "
+                f"but item {start} (the first of its batch) is a {type(head).__name__}; "
+                f"expected all items to be dicts or all to be arrays"
+            )
+    return _join(batch, axis, start, None)
+
+
+def _join(values, axis, start, key):
+    try:
+        if axis is None:
+            return np.stack(values)
+        return np.concatenate(values, axis=axis)
+    except (ValueError, TypeError) as exc:
+        how = "stack" if axis is None else "concatenate"
+        what = "items" if key is None else f"key {key!r} of items"
+        where = "" if axis is None else f" along axis={axis}"
+        raise DataError(
+            f"buffer_stream: cannot {how} {what} {start}..{start + len(values) - 1}{where} "
+            f"(shapes {_shapes(values)}): {exc}"
+        ) from exc
+
+
+def tuples(stream, *keys):
+    """Turn each dict item into the tuple of its values at ``keys``, in that order.
+
+    Parameters
+    ----------
+    stream : iterable
+        The items, each a dict (or anything indexable by the keys).
+    *keys
+        The keys to pick, at least one.
+
+    Returns
+    -------
+    generator of tuple
+        ``tuple(item[k] for k in keys)`` for each item.
+
+    Raises
+    ------
+    ParameterError
+        At call time, if no key is given.
+    DataError
+        When an item lacks one of the keys (the message names the key and
+        the item's keys) or cannot be indexed by key at all.
+
+    Examples
+    --------
+    >>> items = [{'x': 1, 'y': 'a'}, {'x': 2, 'y': 'b'}]
+    >>> list(tuples(items, 'y', 'x'))
+    [('a', 1), ('b', 2)]
+    """
+    owner = "tuples"
+    items = _iterate(owner, stream)
+    if not keys:
+        raise ParameterError(f"{owner}: no keys given; expected at least one key, e.g. tuples(stream, 'X', 'Y')")
+    return _tuples(items, keys)
+
+
+def _tuples(items, keys):
+    for index, item in enumerate(items):
+        yield tuple(_pick("tuples", item, keys, index))
+
+
+def keras_tuples(stream, inputs=None, outputs=None):
+    """Turn each dict item into an ``(inputs, outputs)`` pair as Keras ``fit`` expects.
+
+    Parameters
+    ----------
+    stream : iterable
+        The items, each a dict (or anything indexable by the keys).
+    inputs : None, str or list of str, default=None
+        The key(s) of the input data. A str gives the array itself, a list
+        gives a list of arrays, None (or an empty str or list) gives None.
+    outputs : None, str or list of str, default=None
+        The key(s) of the output data, in the same way.
+
+    Returns
+    -------
+    generator of tuple
+        ``(x, y)`` for each item.
+
+    Raises
+    ------
+    ParameterError
+        At call time, if neither ``inputs`` nor ``outputs`` names a key.
+    ParameterTypeError
+        At call time, if ``inputs`` or ``outputs`` is not None, a str or a
+        list of str.
+    DataError
+        When an item lacks one of the keys or cannot be indexed by key.
+
+    Examples
+    --------
+    >>> items = [{'a': 1, 'b': 2, 'c': 3}]
+    >>> next(keras_tuples(items, inputs='a', outputs=['b', 'c']))
+    (1, [2, 3])
+    >>> next(keras_tuples(items, inputs=['a']))
+    ([1], None)
+    """
+    owner = "keras_tuples"
+    items = _iterate(owner, stream)
+    in_keys, in_single = _check_keys(owner, "inputs", inputs)
+    out_keys, out_single = _check_keys(owner, "outputs", outputs)
+    if not in_keys and not out_keys:
+        raise ParameterError(
+            f"{owner}: inputs={inputs!r} and outputs={outputs!r} name no key; "
+            f"expected at least one key in inputs or outputs"
+        )
+    return _keras_tuples(items, in_keys, in_single, out_keys, out_single)
+
+
+def _keras_tuples(items, in_keys, in_single, out_keys, out_single):
+    for index, item in enumerate(items):
+        x = _pick("keras_tuples", item, in_keys, index) if in_keys else None
+        y = _pick("keras_tuples", item, out_keys, index) if out_keys else None
+        yield (x[0] if in_single else x, y[0] if out_single else y)
+
+
+def cache(stream, n_cache, prob=0.5, random_state=None):
+    """Yield fresh items with probability ``prob`` and otherwise replay random cached ones.
+
+    The first ``n_cache`` items of ``stream`` are yielded in order and fill
+    the cache. After that, each step draws a coin: with probability ``prob``
+    the next item of ``stream`` replaces a randomly chosen cache entry and is
+    yielded; otherwise a randomly chosen cache entry is yielded again. The
+    cached stream ends when it asks ``stream`` for an item and ``stream`` has
+    run out, so every item of ``stream`` is yielded at least once.
+
+    Caching trades statistical independence for speed: cached items are
+    over-represented, so use small ``prob`` with care. Items are not copied:
+    mutating a yielded item changes the cached one.
+
+    Parameters
+    ----------
+    stream : iterable
+        The items to cache.
+    n_cache : int >= 1
+        The size of the cache.
+    prob : float in [0, 1], default=0.5
+        The probability of taking a fresh item at each step once the cache
+        is full. ``prob=1`` gives ``stream`` back unchanged; ``prob=0`` never
+        reads past the first ``n_cache`` items and so never ends once the
+        cache is full.
+    random_state : None, int, numpy.random.Generator or numpy.random.RandomState
+        The source of the coin flips and cache slots (see
+        :class:`muxlab.random_state.RandomSource`). The same int seed gives
+        the same output; numpy's global state is never used.
+
+    Returns
+    -------
+    generator
+        Items of ``stream``, some of them repeated.
+
+    Raises
+    ------
+    ParameterError, ParameterTypeError
+        At call time, if an argument is not accepted.
+
+    Examples
+    --------
+    >>> out = list(cache(range(10), n_cache=3, prob=0.5, random_state=0))
+    >>> out[:3]
+    [0, 1, 2]
+    >>> sorted(set(out)) == list(range(10))
+    True
+    >>> out == list(cache(range(10), n_cache=3, prob=0.5, random_state=0))
+    True
+    >>> list(cache(range(5), n_cache=2, prob=1.0))
+    [0, 1, 2, 3, 4]
+    """
+    owner = "cache"
+    items = _iterate(owner, stream)
+    n_cache = check_int(owner, "n_cache", n_cache, minimum=1)
+    prob = _check_probability(owner, "prob", prob)
+    source = RandomSource(random_state, owner=owner)
+    return _cache(items, n_cache, prob, source)
+
+
+def _cache(items, n_cache, prob, source):
+    store = []
+    for item in items:
+        store.append(item)
+        yield item
+        if len(store) == n_cache:
+            break
+    else:
+        return  # the stream ended before the cache was full
+    rng = source.for_pass()
+    while True:
+        fresh = (rng.random(_DRAW_BLOCK) < prob).tolist()
+        slots = rng.integers(n_cache, size=_DRAW_BLOCK).tolist()
+        for is_fresh, slot in zip(fresh, slots):
+            if is_fresh:
+                try:
+                    store[slot] = next(items)
+                except StopIteration:
+                    return
+            yield store[slot]
+
+
+# -- argument checks and message helpers ---------------------------------------------
+
+
+def _iterate(owner, stream):
+    try:
+        return iter(stream)
+    except TypeError:
+        raise ParameterTypeError(
+            f"{owner}: stream={_show(stream)} ({type(stream).__name__}) is not iterable; "
+            f"expected an iterable of items, such as a Streamer, a generator or a list"
+        ) from None
+
+
+def _check_bool(owner, name, value):
+    if not isinstance(value, (bool, np.bool_)):
+        raise ParameterTypeError(f"{owner}: {name}={_show(value)} is a {type(value).__name__}; expected True or False")
+    return bool(value)
+
+
+def _check_axis(owner, axis):
+    if axis is None:
+        return None
+    if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
+        raise ParameterTypeError(
+            f"{owner}: axis={_show(axis)} is a {type(axis).__name__}; expected an int (an existing axis "
+            f"to concatenate along) or None (stack along a new axis 0)"
+        )
+    return int(axis)
+
+
+def _check_probability(owner, name, value):
+    accepted = "a number between 0 and 1 (inclusive)"
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ParameterTypeError(f"{owner}: {name}={_show(value)} is a {type(value).__name__}; expected {accepted}")
+    value = float(value)
+    if not (math.isfinite(value) and 0.0 <= value <= 1.0):
+        raise ParameterError(f"{owner}: {name}={value!r} is out of range; expected {accepted}")
+    return value
+
+
+def _check_keys(owner, name, keys):
+    """Return ``(list of keys, single)`` where ``single`` means a lone str was given."""
+    if keys is None:
+        return [], False
+    if isinstance(keys, str):
+        # pescador treats an empty string like None; so do we.
+        return ([keys], True) if keys else ([], False)
+    if isinstance(keys, (list, tuple)) and all(isinstance(k, str) for k in keys):
+        return list(keys), False
+    raise ParameterTypeError(
+        f"{owner}: {name}={_show(keys)} ({type(keys).__name__}) is not accepted; "
+        f"expected None, a key (str) or a list of keys (str)"
+    )
+
+
+def _pick(owner, item, keys, index):
+    """Return ``[item[k] for k in keys]``, raising DataError that names the item and key."""
+    values = []
+    for key in keys:
+        try:
+            values.append(item[key])
+        except KeyError:
+            raise DataError(
+                f"{owner}: stream item {index} has no key {key!r}; its keys are {_keys_of(item)}"
+            ) from None
+        except (TypeError, IndexError, ValueError) as exc:
+            raise DataError(
+                f"{owner}: stream item {index} ({type(item).__name__}) cannot be indexed by key {key!r}; "
+                f"expected a dict of arrays"
+            ) from exc
+    return values
+
+
+def _keys_of(item):
+    try:
+        return _show(list(item.keys()))
+    except Exception:  # an indexable that is not a mapping
+        return f"unknown ({type(item).__name__} has no keys())"
+
+
+def _shapes(values):
+    """The distinct shapes among ``values``, in order of first appearance (at most 5)."""
+    seen = []
+    for value in values:
+        try:
+            shape = np.shape(value)
+        except Exception:  # ragged nested sequences
+            shape = "?"
+        if shape not in seen:
+            seen.append(shape)
+            if len(seen) == 5:
+                break
+    return ", ".join(str(s) for s in seen)
+
+
+def _show(value):
+    """A repr short enough for an error message."""
+    shape = getattr(value, "shape", None)
+    if shape is not None and getattr(value, "dtype", None) is not None:
+        return f"<{type(value).__name__} shape={tuple(shape)} dtype={value.dtype}>"
+    return reprlib.repr(value)

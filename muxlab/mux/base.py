@@ -1,0 +1,136 @@
+"""What every mux shares: its streamers, its random source, its counters and its error policy."""
+
+from ..errors import ParameterError, ParameterTypeError
+from ..random_state import RandomSource
+from ..stats import MuxEvent, MuxStats
+from ..streamer import Streamer, _short_repr
+from ..validation import check_choice
+
+ON_ERROR = ("raise", "skip")
+
+
+def as_streamers(owner, streamers):
+    """Return ``streamers`` as a list of :class:`Streamer`, wrapping plain iterables.
+
+    >>> [type(s).__name__ for s in as_streamers('Mux', [[1, 2], Streamer('ab')])]
+    ['Streamer', 'Streamer']
+    """
+    if isinstance(streamers, (str, bytes)) or not hasattr(streamers, "__iter__"):
+        raise ParameterTypeError(
+            f"{owner}: streamers={_short_repr(streamers)} is not a collection; expected a list of Streamers"
+        )
+    out = []
+    for i, s in enumerate(streamers):
+        if isinstance(s, Streamer):
+            out.append(s)
+            continue
+        try:
+            out.append(Streamer(s))
+        except ParameterTypeError:
+            raise ParameterTypeError(
+                f"{owner}: streamers[{i}]={_short_repr(s)} ({type(s).__name__}) is not a Streamer, "
+                f"an iterable or a generator function"
+            ) from None
+    if not out:
+        raise ParameterError(f"{owner}: streamers is empty; expected at least one streamer")
+    return out
+
+
+class BaseMux(Streamer):
+    """A Streamer that interleaves the items of several streamers.
+
+    Subclasses implement ``_run(max_iter)``, a generator over one pass.
+    Iterating a mux never copies it or its streamers: each pass keeps its own
+    state, so several passes may run at once.
+    """
+
+    def __init__(self, streamers, random_state=None, on_error="raise", on_event=None):
+        owner = type(self).__name__
+        self.streamers = as_streamers(owner, streamers)
+        self.random_state = random_state
+        self.random_source = RandomSource(random_state, owner=owner)
+        self.on_error = check_choice(owner, "on_error", on_error, ON_ERROR)
+        if on_event is not None and not callable(on_event):
+            raise ParameterTypeError(f"{owner}: on_event={on_event!r} is not callable; expected a function or None")
+        self.on_event = on_event
+        self.stats = MuxStats(len(self.streamers))
+
+    @property
+    def n_streams(self):
+        return len(self.streamers)
+
+    # A mux is a Streamer whose items come from _run().
+    def _open(self):
+        return self._run(None)
+
+    def _iterate(self, max_iter):
+        return self._run(max_iter)
+
+    def _run(self, max_iter):  # pragma: no cover - every subclass overrides it
+        raise NotImplementedError
+
+    def _stream_failed(self, stream, exc):
+        """Name the failing stream on ``exc``; re-raise it, or keep it if ``on_error='skip'``."""
+        exc.add_note(
+            f"raised by stream {stream} of {type(self).__name__}: {self.streamers[stream]!r}"
+        )
+        if self.on_error == "raise":
+            raise exc
+        self.stats._record_error(stream, exc)
+
+    def _emit(self, kind, stream, slot, reason, clock, n, samples):
+        self.on_event(MuxEvent(kind, stream, slot, reason, clock(), n, samples))
+
+    def __repr__(self):
+        return f"{type(self).__name__}({len(self.streamers)} streamers)"
+
+
+class CountingPass:
+    """Bookkeeping of one pass of a mux whose streams are all known: items per stream so far.
+
+    ``counts[i]`` is the number of items stream ``i`` yielded in this pass;
+    ``started[i]`` its value when the current activation of ``i`` began.
+    """
+
+    def __init__(self, mux):
+        self.mux = mux
+        n = mux.n_streams
+        self.counts = [0] * n
+        self.started = [0] * n
+        self.active = []
+        self.n = 0
+        from ..stats import EventClock
+
+        self.clock = EventClock()
+
+    def live_samples(self):
+        import numpy as np
+
+        return np.asarray(self.counts, dtype=np.int64)
+
+    def active_streams(self):
+        return list(self.active)
+
+    def activate(self, stream, slot):
+        """Open ``stream`` and count the activation; returns its iterator's ``__next__`` (None on a skipped error)."""
+        mux = self.mux
+        mux.stats._activations[stream] += 1
+        self.started[stream] = self.counts[stream]
+        try:
+            it = mux.streamers[stream]._open()
+        except Exception as exc:
+            mux._stream_failed(stream, exc)
+            mux.stats.retirements["error"] += 1
+            return None
+        if mux.on_event is not None:
+            mux._emit("activate", stream, slot, None, self.clock, self.n, 0)
+        return it.__next__
+
+    def retire(self, stream, slot, reason):
+        """Count the end of the current activation of ``stream``; returns the items it yielded."""
+        mux = self.mux
+        got = self.counts[stream] - self.started[stream]
+        mux.stats.retirements[reason] += 1
+        if mux.on_event is not None:
+            mux._emit("retire", stream, slot, reason, self.clock, self.n, got)
+        return got

@@ -1,0 +1,103 @@
+from collections import Counter
+
+import numpy as np
+import pytest
+from streams import endless_streams, finite_streams
+
+import muxlab
+from muxlab import ChainMux, RoundRobinMux, ShuffledMux, Streamer
+
+
+def test_shuffled_mux_follows_weights():
+    weights = np.array([0.6, 0.3, 0.1])
+    n = 60_000
+    mux = ShuffledMux(endless_streams(3), weights=weights, random_state=0)
+    share = np.bincount(list(mux(max_iter=n)), minlength=3) / n
+    assert np.all(np.abs(share - weights) <= 4 * np.sqrt(weights * (1 - weights) / n))
+    np.testing.assert_array_equal(mux.stats.samples, share * n)
+
+
+def test_shuffled_mux_restarts_streams_and_drops_empty_ones():
+    mux = ShuffledMux(finite_streams([2, 0, 3]), random_state=0)
+    items = list(mux(max_iter=500))
+    assert len(items) == 500
+    assert {i for i, _ in items} == {0, 2}
+    assert mux.stats.activations[0] > 10 and mux.stats.activations[1] == 1
+
+
+@pytest.mark.timeout(10)
+def test_shuffled_mux_of_empty_streams_ends():
+    assert list(ShuffledMux([Streamer([]), Streamer([])], random_state=0)) == []
+
+
+def test_shuffled_mux_same_seed_same_sequence():
+    make = lambda: ShuffledMux(endless_streams(5), random_state=3)  # noqa: E731
+    assert list(make()(max_iter=200)) == list(make()(max_iter=200))
+
+
+def test_round_robin_modes():
+    streams = [Streamer("ab"), Streamer("c"), Streamer("def")]
+    assert "".join(RoundRobinMux(streams)) == "acdbef"
+    assert "".join(RoundRobinMux(streams, mode="cycle")(max_iter=12)) == "acdbefacdbef"
+    permuted = "".join(RoundRobinMux(streams, mode="permuted_cycle", random_state=0)(max_iter=60))
+    assert permuted[:6] == "acdbef"
+    assert Counter(permuted) == Counter("abcdef" * 10)
+
+
+@pytest.mark.timeout(10)
+def test_round_robin_cycle_of_empty_streams_ends():
+    assert list(RoundRobinMux([Streamer([])] * 3, mode="cycle")) == []
+
+
+def test_chain_modes_and_generator_of_streamers():
+    assert "".join(ChainMux([Streamer("ab"), Streamer(""), Streamer("cd")])) == "abcd"
+    assert "".join(ChainMux([Streamer("ab"), Streamer("c")], mode="cycle")(max_iter=8)) == "abcabcab"
+    gen = (Streamer(c * 2) for c in "xyz")
+    assert "".join(ChainMux(gen, mode="cycle")(max_iter=8)) == "xxyyzzxx"
+
+
+@pytest.mark.timeout(10)
+def test_chain_cycle_of_empty_streams_ends():
+    assert list(ChainMux([Streamer([])], mode="cycle")) == []
+
+
+@pytest.mark.parametrize("cls", [RoundRobinMux, ChainMux])
+def test_ordered_muxes_match_pescador(cls):
+    pescador = pytest.importorskip("pescador")
+    data = ["ab", "cde", "", "f"]
+    ours = list(cls([Streamer(d) for d in data]))
+    theirs = list(getattr(pescador, cls.__name__)([pescador.Streamer(d) for d in data]))
+    assert ours == theirs
+
+
+@pytest.mark.parametrize("cls", [ShuffledMux, RoundRobinMux, ChainMux])
+def test_counters_and_errors_on_every_mux(cls):
+    mux = cls(finite_streams([3, 4]))
+    items = list(mux(max_iter=7))
+    assert mux.stats.samples.sum() == len(items) == 7
+    assert mux.stats.activations.sum() >= 2
+
+    def bad():
+        yield 1
+        raise KeyError("gone")
+
+    with pytest.raises(KeyError) as info:
+        list(cls([Streamer(bad)]))
+    assert "stream 0" in info.value.__notes__[0]
+    skipping = cls([Streamer(bad), Streamer("ab")], on_error="skip")
+    assert sorted(map(str, skipping(max_iter=3))) == ["1", "a", "b"]
+    assert skipping.stats.retirements["error"] == 1
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: RoundRobinMux([Streamer("a")], mode="random"), "mode='random'"),
+        (lambda: ChainMux([Streamer("a")], mode="permuted_cycle"), "mode='permuted_cycle'"),
+        (lambda: ShuffledMux([Streamer("a")], weights=[-1]), "negative"),
+        (lambda: ShuffledMux([]), "empty"),
+    ],
+)
+def test_ordered_mux_bad_arguments(make, match):
+    with pytest.raises(muxlab.MuxlabError, match=match):
+        make()
