@@ -2,6 +2,7 @@
 
 from .errors import DataError, MuxlabError, ParameterError, ParameterTypeError, StreamError
 from .knob import Knob
+from .maps import buffer_stream, cache, keras_tuples, tuples
 from .mux import ChainMux, Mux, RoundRobinMux, ShuffledMux, StochasticMux
 from .streamer import Streamer, streamable
 
@@ -20,5 +21,9 @@ __all__ = [
     "ParameterTypeError",
     "StreamError",
     "Streamer",
+    "buffer_stream",
+    "cache",
+    "keras_tuples",
     "streamable",
+    "tuples",
 ]

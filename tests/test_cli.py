@@ -1,0 +1,35 @@
+import subprocess
+import sys
+
+import pytest
+
+from muxlab.cli import main
+
+
+def test_demo_prints_per_stream_counts(capsys):
+    assert main(["demo", "--streams", "5", "--samples", "2000", "--k", "2", "--lam", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "activations" in out and "2000 samples from 5 streams, k=2 lam=4" in out
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["demo", "--k", "0"], "--k: 0 is too small"),
+        (["demo", "--lam", "0.5"], "--lam: 0.5 is not accepted"),
+        (["demo", "--lam", "abc"], "--lam: 'abc' is not a number"),
+        (["demo", "--seed", "-2"], "--seed: -2 is negative"),
+        (["nosuch"], "invalid choice"),
+    ],
+)
+def test_bad_flag_exits_2_with_one_line_and_no_traceback(argv, message):
+    result = subprocess.run([sys.executable, "-m", "muxlab", *argv], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("command", [[], ["demo"]])
+def test_help_on_every_command(command):
+    result = subprocess.run([sys.executable, "-m", "muxlab", *command, "--help"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "usage: muxlab" in result.stdout
