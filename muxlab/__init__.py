@@ -1,5 +1,6 @@
 """muxlab: understand and measure how training data is streamed from disk."""
 
+from .comparison import Comparison, compare
 from .errors import DataError, MuxlabError, ParameterError, ParameterTypeError, StreamError
 from .knob import Knob
 from .maps import buffer_stream, cache, keras_tuples, tuples
@@ -9,6 +10,8 @@ from .streamer import Streamer, streamable
 __version__ = "0.1.0"
 
 __all__ = [
+    "Comparison",
+    "compare",
     "ChainMux",
     "Mux",
     "RoundRobinMux",

@@ -7,6 +7,13 @@ import time
 from .errors import MuxlabError
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line: what is wrong and where to read more."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _positive_int(text):
     try:
         value = int(text)
@@ -62,8 +69,66 @@ def demo(args):
     return 0
 
 
+def fixtures_command(args):
+    """Write a deterministic fixture collection."""
+    from . import fixtures
+
+    root = fixtures.make(args.dir, args.preset)
+    if args.verify:
+        fixtures.verify(root)
+    manifest = fixtures.load_manifest(root)
+    print(f"{args.preset}: {len(manifest['items'])} items in {root}")
+    return 0
+
+
+def compare_command(args):
+    """Run every strategy in its own process, print the summary and write the dashboard and CSVs."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from . import fixtures
+    from .comparison import compare
+
+    root = args.root
+    if root is None:
+        print(f"fixtures: preset {args.preset!r} in {fixtures.default_root(args.preset) if args.preset != 'tiny' else 'data_fixtures/tiny'}")
+        root = fixtures.ensure(args.preset)
+    result = compare(
+        root=root,
+        strategies=args.strategies,
+        k=args.k,
+        lam=args.lam,
+        n=args.n,
+        max_batches=args.batches,
+        retain=args.retain,
+        cache=args.cache,
+        random_state=args.seed,
+        progress=not args.quiet,
+    )
+    print()
+    print(result.table())
+    out = result.save(args.out)
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+    print(f"\nwrote dashboard.png, summary.csv, timeline.csv and activations.csv in {out}/")
+    return 0
+
+
+def _strategy_list(text):
+    from .loaders import STRATEGIES
+
+    names = [s.strip() for s in text.split(",") if s.strip()]
+    unknown = [s for s in names if s not in STRATEGIES]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} names no known strategy; expected a comma-separated list of {', '.join(STRATEGIES)}"
+        )
+    return names
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="muxlab", description="Understand and measure how training data is streamed from disk."
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -76,6 +141,31 @@ def build_parser():
     p.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
     p.add_argument("--rows", type=_positive_int, default=20, help="table rows to print (default 20)")
     p.set_defaults(run=demo)
+
+    from .fixtures import PRESETS
+
+    p = sub.add_parser("fixtures", help="write a deterministic collection of NPZ and NPY files")
+    p.add_argument("--preset", choices=list(PRESETS), default="tiny", help="which collection (default tiny)")
+    p.add_argument("--dir", required=True, help="folder to write into (created if missing)")
+    p.add_argument("--verify", action="store_true", help="check every checksum after writing")
+    p.set_defaults(run=fixtures_command)
+
+    p = sub.add_parser(
+        "compare", help="measure the memory and speed of each loader strategy, each in a fresh process"
+    )
+    p.add_argument("--root", help="fixture folder with manifest.json (default: the --preset collection)")
+    p.add_argument("--preset", choices=list(PRESETS), default="demo", help="collection to use without --root (default demo)")
+    p.add_argument("--strategies", type=_strategy_list, default=None, help="comma-separated strategies (default all)")
+    p.add_argument("--k", type=_positive_int, default=32, help="streams active at once (default 32)")
+    p.add_argument("--lam", type=_rate, default=16.0, help="mean windows per activation (default 16)")
+    p.add_argument("--n", type=_positive_int, default=16, help="rows per window (default 16)")
+    p.add_argument("--batches", type=_positive_int, default=2000, help="windows per strategy (default 2000)")
+    p.add_argument("--retain", type=_seed, default=32, help="batches the consumer keeps alive (default 32)")
+    p.add_argument("--cache", choices=["warm", "cold"], default="warm", help="page cache before each run (default warm)")
+    p.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
+    p.add_argument("--out", default="muxlab-out", help="output folder (default ./muxlab-out)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(run=compare_command)
     return parser
 
 

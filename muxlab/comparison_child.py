@@ -1,0 +1,99 @@
+"""The child process of :func:`muxlab.compare`: stream one strategy and report what it cost.
+
+Run as ``python -m muxlab.comparison_child '<json parameters>'``. It speaks a
+line protocol on stdout (lines starting with ``muxlab:``): ``progress N``
+while streaming, then ``result {json}`` (or ``error {json}``). After the
+result it keeps the mux, its streams and the retained batches alive until its
+stdin closes, so the parent can take a last reading of the steady state.
+"""
+
+import collections
+import json
+import sys
+import time
+
+PREFIX = "muxlab:"
+PROGRESS_EVERY = 64
+
+
+def read_io_bytes():
+    """Bytes this process caused to be fetched from storage (``read_bytes`` of /proc/self/io), or None."""
+    try:
+        with open("/proc/self/io") as f:
+            for line in f:
+                if line.startswith("read_bytes:"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def _say(kind, payload):
+    sys.stdout.write(f"{PREFIX} {kind} {payload}\n")
+    sys.stdout.flush()
+
+
+def run(params):
+    """Stream ``params['max_batches']`` windows with one strategy; return the measurements."""
+    from muxlab import Mux, loaders
+    from muxlab.instrument import read_memory, read_uss
+
+    streams = loaders.streams(params["strategy"], params["root"], params["n"], random_state=params["random_state"])
+    mux = Mux(streams, k=params["k"], lam=params["lam"], random_state=params["random_state"])
+    kept = collections.deque(maxlen=params["retain"])
+    start_memory = read_memory()
+    io_start = read_io_bytes()
+    max_batches = params["max_batches"]
+    # A consumer that reads every batch (as a training step would) and keeps the
+    # last `retain` alive. The pass is left suspended, not finished, so the
+    # active streams are still open when the steady state is read.
+    it = iter(mux.generate(max_batches=max_batches + 1))
+    checksum = 0.0
+    t0 = time.perf_counter()
+    count = 0
+    for batch in it:
+        checksum += float(batch["X"].sum())
+        kept.append(batch)
+        count += 1
+        if count % PROGRESS_EVERY == 0:
+            _say("progress", count)
+        if count == max_batches:
+            break
+    elapsed = time.perf_counter() - t0
+    _say("progress", count)
+    end = read_memory()
+    io_end = read_io_bytes()
+    stats = mux.stats
+    result = {
+        "windows": count,
+        "seconds": elapsed,
+        "rss_start": start_memory.rss,
+        "rss_anon_start": start_memory.rss_anon,
+        "rss": end.rss,
+        "rss_anon": end.rss_anon,
+        "rss_file": end.rss_file,
+        "peak_rss": end.peak_rss,
+        "uss": read_uss(),
+        "bytes_read": None if io_start is None or io_end is None else io_end - io_start,
+        "rows": int(sum(len(b["X"]) for b in kept)),
+        "activations": stats.activations.tolist(),
+        "samples": stats.samples.tolist(),
+    }
+    return result, (mux, streams, kept, it)
+
+
+def main():
+    params = json.loads(sys.argv[1])
+    try:
+        result, alive = run(params)
+    except Exception as exc:  # reported to the parent, which raises it there
+        _say("error", json.dumps({"type": type(exc).__name__, "message": str(exc)}))
+        return 1
+    _say("result", json.dumps(result))
+    sys.stdin.read()  # hold everything alive until the parent has taken its last reading
+    del alive
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
