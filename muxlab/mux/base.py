@@ -126,6 +126,13 @@ class CountingPass:
             mux._emit("activate", stream, slot, None, self.clock, self.n, 0)
         return it.__next__
 
+    def fail(self, stream, slot, exc):
+        """A stream raised: name it on the exception and re-raise, or retire it (``on_error='skip'``)."""
+        try:
+            self.mux._stream_failed(stream, exc)
+        finally:
+            self.retire(stream, slot, "error")
+
     def retire(self, stream, slot, reason):
         """Count the end of the current activation of ``stream``; returns the items it yielded."""
         mux = self.mux

@@ -53,10 +53,7 @@ class ChainMux(BaseMux):
                             break
                         except Exception as exc:
                             st.n = n
-                            try:
-                                self._stream_failed(s, exc)
-                            finally:
-                                st.retire(s, 0, "error")
+                            st.fail(s, 0, exc)
                             break
                         counts[s] += 1
                         n += 1

@@ -61,10 +61,7 @@ class RoundRobinMux(BaseMux):
                         continue
                     except Exception as exc:
                         st.n = n
-                        try:
-                            self._stream_failed(s, exc)
-                        finally:
-                            st.retire(s, s, "error")
+                        st.fail(s, s, exc)
                         del ring[pos]
                         st.active.remove(s)
                         continue

@@ -78,10 +78,7 @@ class ShuffledMux(BaseMux):
                     continue
                 except Exception as exc:
                     st.n = n
-                    try:
-                        self._stream_failed(s, exc)
-                    finally:
-                        st.retire(s, s, "error")
+                    st.fail(s, s, exc)
                     nexts[s] = None
                     weights[s] = 0.0
                     st.active.remove(s)
