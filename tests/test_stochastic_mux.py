@@ -375,3 +375,16 @@ def test_switching_from_pescador_by_changing_the_import():
         mux = lib.StochasticMux(streams, 2, None, mode="exhaustive", random_state=0)
         items = sorted(mux)
         assert items == sorted((i, j) for i in range(6) for j in range(4)), lib.__name__
+
+
+def test_counters_off_leaves_counts_at_zero_but_active_works():
+    mux = StochasticMux(endless_streams(6), 3, 4, random_state=0, counters=False)
+    it = iter(mux)
+    for _ in range(100):
+        next(it)
+    assert len(mux.stats.active) == 3
+    assert mux.stats.samples.sum() == 0 and mux.stats.activations.sum() == 0
+    assert sum(mux.stats.retirements.values()) == 0
+    it.close()
+    same = StochasticMux(endless_streams(6), 3, 4, random_state=0)
+    assert list(mux(max_iter=200)) == list(same(max_iter=200))

@@ -76,6 +76,11 @@ class StochasticMux(BaseMux):
     on_event : callable, optional
         Called with a :class:`muxlab.stats.MuxEvent` at every activation and
         retirement.
+    counters : bool
+        Keep ``stats.activations``, ``stats.samples`` and
+        ``stats.retirements`` (default). They cost nothing per sample and a few
+        list operations per activation; ``False`` leaves them at zero
+        (``stats.active`` still works), for measuring that cost.
 
     Examples
     --------
@@ -101,8 +106,10 @@ class StochasticMux(BaseMux):
         *,
         on_error="raise",
         on_event=None,
+        counters=True,
     ):
         super().__init__(streamers, random_state=random_state, on_error=on_error, on_event=on_event)
+        self.counters = bool(counters)
         owner = type(self).__name__
         self.mode = check_choice(owner, "mode", mode, MODES)
         self.dist = check_choice(owner, "dist", dist, DISTS)
@@ -256,6 +263,7 @@ class Mux(StochasticMux):
         revive=False,
         on_error="raise",
         on_event=None,
+        counters=True,
     ):
         if mode is None:
             mode = "with_replacement" if with_replacement else ("single_active" if revive else "exhaustive")
@@ -270,6 +278,7 @@ class Mux(StochasticMux):
             random_state=random_state,
             on_error=on_error,
             on_event=on_event,
+            counters=counters,
         )
 
     def _k_name(self):
@@ -290,6 +299,7 @@ class _Pass:
     def __init__(self, mux):
         self.mux = mux
         self.rng = mux.random_source.for_pass()
+        self.counting = mux.counters
         self.flag = False
         self.picks = []
         self.retired_total = 0
@@ -319,6 +329,8 @@ class _Pass:
     # -- bookkeeping read by MuxStats ---------------------------------------
     def live_samples(self):
         out = np.zeros(self.mux.n_streams, dtype=np.int64)
+        if not self.counting:
+            return out
         m = min(len(self.slot_stream), len(self.life), len(self.rem))
         if m:
             got = np.asarray(self.life[:m], dtype=np.int64) - np.asarray(self.rem[:m], dtype=np.int64)
@@ -433,7 +445,8 @@ class _Pass:
             stream = self.choose_stream()
             if stream < 0:
                 return False
-            mux.stats._activations[stream] += 1
+            if self.counting:
+                mux.stats._activations[stream] += 1
             if mux.mode == "exhaustive":
                 self.used[stream] = 1
             try:
@@ -490,11 +503,15 @@ class _Pass:
             if reason == "exhausted" and mux.prune_empty_streams:
                 reason = "pruned"
             self._came_up_empty(stream)
-        with stats._lock:
-            stats._samples[stream] += got
+        if self.counting:
+            with stats._lock:
+                stats._samples[stream] += got
+                self.life[s] = self.rem[s]
+                self.retired_total += got
+            stats.retirements[reason] += 1
+        else:
             self.life[s] = self.rem[s]
             self.retired_total += got
-        stats.retirements[reason] += 1
         self.in_use[stream] -= 1
         # Dropping the last reference finalises the iterator (closing its files).
         self.slot_iter[s] = None
