@@ -152,10 +152,11 @@ def compare(
     try:
         for strategy in strategies:
             files = _strategy_files(strategy, root)
+            # Both start from the same state: the files dropped from the page cache
+            # (how a freshly written file sits in the cache changes what a map costs).
+            _drop_from_cache(files)
             if cache == "warm":
                 _warm(files)
-            else:
-                _drop_from_cache(files)
             result, timeline = _run_child(dict(params, strategy=strategy), interval, report)
             rows.append(_summary_row(strategy, result, cache))
             timelines.append(timeline.assign(strategy=strategy))
@@ -165,7 +166,8 @@ def compare(
 
     import pandas as pd
 
-    summary = pd.DataFrame(rows, columns=_SUMMARY_COLUMNS)
+    numeric = {c: "float64" for c in _SUMMARY_COLUMNS if c not in ("strategy", "cache")}
+    summary = pd.DataFrame(rows, columns=_SUMMARY_COLUMNS).astype(numeric)  # None (no /proc) -> NaN
     timeline = pd.concat(timelines, ignore_index=True)
     timeline = timeline[["strategy", "t", "rss", "rss_anon", "rss_file", "samples"]]
     return Comparison(summary, timeline, pd.concat(activations, ignore_index=True), dict(params, cache=cache))

@@ -283,12 +283,16 @@ def verify(root):
 
 
 def default_root(preset):
-    """Return where ``preset`` is generated when no folder is given: ``./muxlab-data/<preset>``.
+    """Return where ``preset`` is generated when no folder is given: ``$MUXLAB_DATA/<preset>``.
 
-    >>> default_root('demo').parts[-2:]
-    ('muxlab-data', 'demo')
+    Without the ``MUXLAB_DATA`` environment variable, ``./muxlab-data`` in the
+    current directory; set it to share one generated copy between folders.
+
+    >>> default_root('demo').name
+    'demo'
     """
-    return Path.cwd() / "muxlab-data" / get_preset(preset).name
+    base = os.environ.get("MUXLAB_DATA") or Path.cwd() / "muxlab-data"
+    return Path(base) / get_preset(preset).name
 
 
 def ensure(preset, root=None, verify=False):

@@ -38,7 +38,9 @@ def plot_steady_memory(summary, ax=None):
     ax.tick_params(axis="x", labelrotation=15)
     ax.set_ylabel("MB")
     ax.set_title("resident memory")
-    ax.legend(fontsize="small")
+    top = max(summary[col].max() for col, _ in columns) / MB
+    ax.set_ylim(0, 1.3 * top if top > 0 else 1)  # room for the legend above the bars
+    ax.legend(fontsize="small", ncols=3, loc="upper center")
     return ax
 
 

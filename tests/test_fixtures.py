@@ -231,3 +231,13 @@ def test_make_demo(tmp_path):
     assert manifest["items"][0]["x_shape"] == [10_000, 128]
     assert (root / "npy" / "item031.X.npy").stat().st_size == 5_120_000 + 128
     assert elapsed < 60
+
+
+def test_default_root_follows_muxlab_data(monkeypatch, tmp_path):
+    from muxlab.fixtures import default_root
+
+    monkeypatch.setenv("MUXLAB_DATA", str(tmp_path / "shared"))
+    assert default_root("demo") == tmp_path / "shared" / "demo"
+    monkeypatch.delenv("MUXLAB_DATA")
+    monkeypatch.chdir(tmp_path)
+    assert default_root("demo") == tmp_path / "muxlab-data" / "demo"
