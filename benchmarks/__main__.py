@@ -1,7 +1,8 @@
 """Run the benchmark suite: ``python -m benchmarks [--quick] [--cases engine,activation,...] [--out DIR]``.
 
-Writes ``DIR/README.md`` (machine, command, targets and every case's table)
-and ``DIR/engine.png``, and prints the markdown to stdout; progress goes to stderr.
+Writes ``DIR/README.md`` (machine, command, targets and every case's table),
+``DIR/engine.png`` and, when a disk case ran, ``DIR/disk.png``, and prints the
+markdown to stdout; progress goes to stderr.
 """
 
 import argparse
@@ -12,6 +13,7 @@ from . import machine, report
 from .activation import run_activation
 from .counters import run_counters
 from .disk import run_disk
+from .disk_scaling import run_disk_scaling
 from .engine import run_engine, run_scaling
 from .timing import Settings
 
@@ -21,9 +23,10 @@ CASES = {
     "activation": run_activation,
     "counters": run_counters,
     "scaling": run_scaling,
-    "disk": run_disk,  # raises NotImplementedError until the loaders land
+    "disk": run_disk,
+    "disk_scaling": run_disk_scaling,
 }
-DEFAULT_CASES = ("engine", "activation", "counters", "scaling")
+DEFAULT_CASES = ("engine", "activation", "counters", "scaling", "disk", "disk_scaling")
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 
 
@@ -45,7 +48,7 @@ def main(argv=None):
         default=list(DEFAULT_CASES),
         help=f"comma-separated, from {', '.join(CASES)} (default: {','.join(DEFAULT_CASES)})",
     )
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="directory for README.md and engine.png")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="directory for README.md, engine.png and disk.png")
     args = parser.parse_args(argv)
 
     settings = Settings.quick() if args.quick else Settings.full()
@@ -61,6 +64,8 @@ def main(argv=None):
     text = report.markdown(about, command, settings, sections)
     (args.out / "README.md").write_text(text)
     report.chart(sections, args.out / "engine.png")
+    if any(s.key in report.DISK_KEYS for s in sections):
+        report.disk_chart(sections, args.out / "disk.png")
     print(text)
     return 0
 

@@ -4,8 +4,9 @@ Samples per stream are read from the per-slot lifetime lists (``life - rem``)
 that the engine keeps anyway to retire activations, so the counters cost a
 few operations per activation and nothing per sample. Measured here: counters
 on against ``counters=False``, reading ``mux.stats`` while streaming, and the
-optional ``on_event`` callback (reported, with no target: it is off unless a
-timeline chart asks for it).
+optional ``on_event`` callback. Only the first has a target (counters cost at
+most 10%); what a read or an event costs depends on how often they happen, so
+those rows are reported without one.
 """
 
 from time import perf_counter
@@ -63,7 +64,7 @@ def run_counters(settings):
         )
         s = ratio_stats(rates["variant"], rates["normal"])
         rows.append([name, fmt_rate(median(rates["normal"])), fmt_rate(median(rates["variant"])), fmt(s.median), fmt_spread(s)])
-        if not name.startswith("on_event"):
+        if name.startswith("counters on"):
             targets.append(Target.check(f"cost of {name} <= 10%", "items/s ratio variant/normal", s, ">=", 0.9))
     notes = [
         "StochasticMux over 1000 endless streams, n_active=32, rate=16, dist=binomial, mode=with_replacement.",
@@ -72,6 +73,6 @@ def run_counters(settings):
         "on_event (no target: off by default): the callback is called at every activation and retirement (2 events per activation of "
         "16 items on average here), and each event builds a MuxEvent, reads the clock and adds up the items "
         "yielded so far; its cost per item falls as the rate (items per activation) grows.",
-        "Reading: both loops count down to 1000 in the same way; only the variant reads `mux.stats.samples`.",
+        "Reading: both loops count down to 1000 in the same way; only the variant reads `mux.stats.samples` (a read converts the per-stream lists to an array: a few µs per thousand streams; a chart reads a few times a second).",
     ]
     return Section("counters", "Counters and events cost", columns, rows, notes, targets)

