@@ -29,8 +29,8 @@ def _rate(text):
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value >= 1 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text} is not accepted; expected a finite number >= 1")
+    if not 1 <= value <= 1e15:
+        raise argparse.ArgumentTypeError(f"{text} is not accepted; expected a finite number >= 1 (at most 1e15)")
     return value
 
 
@@ -177,6 +177,9 @@ def main(argv=None):
     except MuxlabError as exc:
         message = str(exc).splitlines()[0]
         print(f"muxlab {args.command}: error: {message}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"muxlab {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"muxlab {args.command}: interrupted", file=sys.stderr)

@@ -5,15 +5,16 @@ import numbers
 import numpy as np
 
 from .errors import ParameterError, ParameterTypeError
+from .validation import _short
 
-ACCEPTED = "None, a non-negative int, a numpy.random.Generator or a numpy.random.RandomState"
+ACCEPTED = "None, a non-negative int, a numpy.random.SeedSequence, a numpy.random.Generator or a numpy.random.RandomState"
 
 
 class RandomSource:
     """Hands out the generator for each new pass of a mux.
 
-    An int seed gives every pass a fresh generator seeded the same way, so
-    passes repeat (as in pescador). A ``Generator`` is shared by every pass and
+    An int seed (or a ``SeedSequence``) gives every pass a fresh generator
+    seeded the same way, so passes repeat (as in pescador). A ``Generator`` is shared by every pass and
     keeps drawing, so passes differ. A ``RandomState`` seeds each pass from its
     own stream, so it advances too. ``None`` draws fresh entropy once (never
     numpy's global state); its passes differ.
@@ -31,6 +32,9 @@ class RandomSource:
         elif isinstance(random_state, np.random.Generator):
             self._shared = random_state
             self._seed = None
+        elif isinstance(random_state, np.random.SeedSequence):
+            self._shared = None
+            self._seed = random_state
         elif isinstance(random_state, np.random.RandomState):
             self._shared = None
             self._seed = None
@@ -41,7 +45,7 @@ class RandomSource:
             self._seed = int(random_state)
         else:
             raise ParameterTypeError(
-                f"{owner}: random_state={random_state!r} ({type(random_state).__name__}) is not accepted; "
+                f"{owner}: random_state={_short(random_state)} ({type(random_state).__name__}) is not accepted; "
                 f"expected {ACCEPTED}"
             )
 

@@ -8,6 +8,12 @@ import numpy as np
 from .errors import ParameterError, ParameterTypeError
 
 
+def _short(value, limit=60):
+    """A one-line repr of at most ``limit`` characters."""
+    text = " ".join(repr(value).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def check_int(owner, name, value, minimum=None):
     """Return ``value`` as an ``int`` if it is an integer ``>= minimum``.
 
@@ -16,7 +22,7 @@ def check_int(owner, name, value, minimum=None):
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise ParameterTypeError(
-            f"{owner}: {name}={value!r} is a {type(value).__name__}; expected an integer"
+            f"{owner}: {name}={_short(value)} is a {type(value).__name__}; expected an integer"
             + (f" >= {minimum}" if minimum is not None else "")
         )
     value = int(value)
@@ -25,21 +31,22 @@ def check_int(owner, name, value, minimum=None):
     return value
 
 
-def check_positive_number(owner, name, value, minimum, allow_none=False):
-    """Return ``value`` as a finite ``float >= minimum`` (or ``None`` if allowed).
+def check_positive_number(owner, name, value, minimum, allow_none=False, maximum=None):
+    """Return ``value`` as a finite ``float`` in ``[minimum, maximum]`` (or ``None`` if allowed).
 
     >>> check_positive_number('Mux', 'lam', 16, minimum=1)
     16.0
     """
     accepted = f"a finite number >= {minimum:g}" + (" or None" if allow_none else "")
+    accepted += f" (at most {maximum:g})" if maximum is not None else ""
     if value is None:
         if allow_none:
             return None
         raise ParameterTypeError(f"{owner}: {name}=None is not accepted; expected {accepted}")
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ParameterTypeError(f"{owner}: {name}={value!r} is a {type(value).__name__}; expected {accepted}")
+        raise ParameterTypeError(f"{owner}: {name}={_short(value)} is a {type(value).__name__}; expected {accepted}")
     value = float(value)
-    if not math.isfinite(value) or value < minimum:
+    if not math.isfinite(value) or value < minimum or (maximum is not None and value > maximum):
         raise ParameterError(f"{owner}: {name}={value!r} is not accepted; expected {accepted}")
     return value
 
@@ -52,7 +59,7 @@ def check_choice(owner, name, value, choices):
     """
     if not isinstance(value, str) or value not in choices:
         listed = ", ".join(repr(c) for c in choices)
-        raise ParameterError(f"{owner}: {name}={value!r} is not known; expected one of {listed}")
+        raise ParameterError(f"{owner}: {name}={_short(value)} is not known; expected one of {listed}")
     return value
 
 
@@ -68,17 +75,37 @@ def check_weights(owner, weights, n):
         w = np.asarray(weights, dtype=float)
     except (TypeError, ValueError):
         raise ParameterTypeError(
-            f"{owner}: weights={weights!r} is not a sequence of numbers; expected {n} non-negative numbers"
+            f"{owner}: weights={_short(weights)} is not a sequence of numbers; expected {n} non-negative numbers"
         ) from None
     if w.ndim != 1 or len(w) != n:
         raise ParameterError(
             f"{owner}: weights has shape {w.shape}; expected {n} numbers, one per streamer"
         )
-    if not np.all(np.isfinite(w)):
-        raise ParameterError(f"{owner}: weights={w.tolist()} contains NaN or infinity; expected finite numbers >= 0")
-    if np.any(w < 0):
-        raise ParameterError(f"{owner}: weights={w.tolist()} has a negative entry; expected numbers >= 0")
-    total = w.sum()
-    if total <= 0:
+    bad = np.flatnonzero(~np.isfinite(w))
+    if bad.size:
+        i = int(bad[0])
+        raise ParameterError(
+            f"{owner}: weights[{i}]={float(w[i])!r} ({bad.size} such entries); expected finite numbers >= 0"
+        )
+    bad = np.flatnonzero(w < 0)
+    if bad.size:
+        i = int(bad[0])
+        raise ParameterError(
+            f"{owner}: weights[{i}]={float(w[i])!r} is negative ({bad.size} such entries); expected numbers >= 0"
+        )
+    top = w.max()
+    if top <= 0:
         raise ParameterError(f"{owner}: weights are all zero; expected at least one positive weight")
-    return w / total
+    w = w / top  # scaled first, so that a sum of huge weights cannot overflow
+    return w / w.sum()
+
+
+def check_bool(owner, name, value):
+    """Return ``value`` if it is a bool (numpy's included).
+
+    >>> check_bool('Mux', 'prune_empty_streams', False)
+    False
+    """
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise ParameterTypeError(f"{owner}: {name}={_short(value)} is a {type(value).__name__}; expected True or False")

@@ -323,7 +323,7 @@ BAD_ARGS = [
     (dict(rate="16"), muxlab.ParameterTypeError, "rate='16'"),
     (dict(weights=[1, 2]), muxlab.ParameterError, "expected 3 numbers"),
     (dict(weights=[1, -1, 1]), muxlab.ParameterError, "negative"),
-    (dict(weights=[1, float("nan"), 1]), muxlab.ParameterError, "NaN"),
+    (dict(weights=[1, float("nan"), 1]), muxlab.ParameterError, "weights[1]=nan"),
     (dict(weights=[0, 0, 0]), muxlab.ParameterError, "all zero"),
     (dict(weights="abc"), muxlab.ParameterTypeError, "weights"),
     (dict(mode="sometimes"), muxlab.ParameterError, "mode='sometimes'"),

@@ -1,5 +1,7 @@
 """What every mux shares: its streamers, its random source, its counters and its error policy."""
 
+from collections.abc import Mapping
+
 from ..errors import ParameterError, ParameterTypeError
 from ..random_state import RandomSource
 from ..stats import MuxEvent, MuxStats
@@ -15,7 +17,7 @@ def as_streamers(owner, streamers):
     >>> [type(s).__name__ for s in as_streamers('Mux', [[1, 2], Streamer('ab')])]
     ['Streamer', 'Streamer']
     """
-    if isinstance(streamers, (str, bytes)) or not hasattr(streamers, "__iter__"):
+    if isinstance(streamers, (str, bytes, Mapping)) or not hasattr(streamers, "__iter__"):
         raise ParameterTypeError(
             f"{owner}: streamers={_short_repr(streamers)} is not a collection; expected a list of Streamers"
         )

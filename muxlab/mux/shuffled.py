@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from ..errors import ParameterError
 from ..validation import check_weights
 from .base import BaseMux, CountingPass
 
@@ -30,7 +31,15 @@ class ShuffledMux(BaseMux):
 
     @property
     def weights(self):
+        """Normalised stream weights (a copy), fixed at construction."""
         return self._weights.copy()
+
+    @weights.setter
+    def weights(self, value):
+        raise ParameterError(
+            "ShuffledMux: weights cannot be changed on a ShuffledMux; make a new one, or use "
+            "StochasticMux, whose weights are live"
+        )
 
     def _run(self, max_iter):
         if max_iter == 0:

@@ -11,13 +11,16 @@ import numpy as np
 from ..errors import ParameterError
 from ..lifetimes import DISTS, draw_lifetimes
 from ..stats import EventClock
-from ..validation import check_choice, check_int, check_positive_number, check_weights
+from ..validation import check_bool, check_choice, check_int, check_positive_number, check_weights
 from .base import BaseMux
 
 MODES = ("with_replacement", "single_active", "exhaustive")
 
 #: Lifetime of an activation that runs until its stream is exhausted (``rate=None``).
 ENDLESS = 2**62
+
+#: The largest finite rate: lifetimes are drawn as 64-bit integers (use None for "until exhausted").
+MAX_RATE = 1e15
 
 _PICK_BLOCK = 4096
 _CANDIDATE_BLOCK = 256
@@ -111,9 +114,9 @@ class StochasticMux(BaseMux):
         super().__init__(streamers, random_state=random_state, on_error=on_error, on_event=on_event)
         self.counters = bool(counters)
         owner = type(self).__name__
-        self.mode = check_choice(owner, "mode", mode, MODES)
-        self.dist = check_choice(owner, "dist", dist, DISTS)
-        self.prune_empty_streams = bool(prune_empty_streams)
+        self._mode = check_choice(owner, "mode", mode, MODES)
+        self._dist = check_choice(owner, "dist", dist, DISTS)
+        self.prune_empty_streams = check_bool(owner, "prune_empty_streams", prune_empty_streams)
         self._n_active = self._check_n_active(n_active)
         self._rate = self._check_rate(rate)
         self._weights = check_weights(owner, weights, self.n_streams)
@@ -138,7 +141,31 @@ class StochasticMux(BaseMux):
         return value
 
     def _check_rate(self, value):
-        return check_positive_number(type(self).__name__, self._rate_name(), value, minimum=1, allow_none=True)
+        return check_positive_number(
+            type(self).__name__, self._rate_name(), value, minimum=1, allow_none=True, maximum=MAX_RATE
+        )
+
+    @property
+    def mode(self):
+        """The mode, fixed at construction (a running pass depends on it)."""
+        return self._mode
+
+    @mode.setter
+    def mode(self, value):
+        raise ParameterError(
+            f"{type(self).__name__}: mode cannot be changed (asked for {value!r}); make a new mux with mode={value!r}"
+        )
+
+    @property
+    def dist(self):
+        """The lifetime distribution, fixed at construction."""
+        return self._dist
+
+    @dist.setter
+    def dist(self, value):
+        raise ParameterError(
+            f"{type(self).__name__}: dist cannot be changed (asked for {value!r}); make a new mux with dist={value!r}"
+        )
 
     # -- live parameters ----------------------------------------------------
     @property
@@ -220,7 +247,11 @@ class StochasticMux(BaseMux):
                     r = rem[s] - 1
                     rem[s] = r
                     if r == 0:
-                        st.retire(s, "lifetime")
+                        try:
+                            st.retire(s, "lifetime")
+                        except BaseException:
+                            yield item  # counted, so delivered before the replacement's error
+                            raise
                     yield item
         finally:
             st.close()
@@ -300,6 +331,7 @@ class _Pass:
         self.mux = mux
         self.rng = mux.random_source.for_pass()
         self.counting = mux.counters
+        self.lock = mux.stats._lock
         # The counters this pass adds to (zeroed in place by stats.reset()).
         self.activation_counts = mux.stats._activations
         self.sample_counts = mux.stats._samples
@@ -425,30 +457,35 @@ class _Pass:
         return int(min(np.searchsorted(np.cumsum(p), self.rng.random() * total, side="right"), len(p) - 1))
 
     # -- activation and retirement ------------------------------------------
+    # Changes to the slot lists happen under ``lock`` (once per activation, never
+    # per item), so a reader in another thread never sees a slot half written.
     def fill_initial_slots(self):
         for _ in range(self.k):
             if not self._add_slot():
                 break
 
     def _add_slot(self):
-        self.slot_stream.append(-1)
-        self.slot_iter.append(None)
-        self.nexts.append(None)
-        self.life.append(0)
-        self.rem.append(0)
-        s = len(self.nexts) - 1
-        if self._activate(s):
-            return True
-        self._remove_slot(s)
-        return False
+        """Open a new activation in a new slot; False if no stream can be activated."""
+        new = self._open_next()
+        if new is None:
+            return False
+        stream, it, life = new
+        with self.lock:
+            self.slot_stream.append(stream)
+            self.slot_iter.append(it)
+            self.nexts.append(it.__next__)
+            self.life.append(life)
+            self.rem.append(life)
+        self._announce(stream, len(self.nexts) - 1)
+        return True
 
-    def _activate(self, s):
-        """Put a newly chosen stream into slot ``s``; False if no stream can be activated."""
+    def _open_next(self):
+        """Choose and open the next activation: ``(stream, iterator, lifetime)``, or None if none can be."""
         mux = self.mux
         while True:
             stream = self.choose_stream()
             if stream < 0:
-                return False
+                return None
             if self.counting:
                 self.activation_counts[stream] += 1
             if mux.mode == "exhaustive":
@@ -457,19 +494,16 @@ class _Pass:
                 it = mux.streamers[stream]._open()
             except Exception as exc:
                 mux._stream_failed(stream, exc)
-                mux.stats.retirements["error"] += 1
+                if self.counting:
+                    self.retirement_counts["error"] += 1
                 self._came_up_empty(stream)
                 continue
-            life = self.next_lifetime()
-            self.slot_stream[s] = stream
-            self.slot_iter[s] = it
-            self.nexts[s] = it.__next__
-            self.life[s] = life
-            self.rem[s] = life
             self.in_use[stream] += 1
-            if mux.on_event is not None:
-                mux._emit("activate", stream, s, None, self.clock, self.yielded(), 0)
-            return True
+            return stream, it, self.next_lifetime()
+
+    def _announce(self, stream, s):
+        if self.mux.on_event is not None:
+            self.mux._emit("activate", stream, s, None, self.clock, self.yielded(), 0)
 
     def _came_up_empty(self, stream):
         """An activation of ``stream`` yielded nothing: prune it, or note it towards ending the pass.
@@ -506,21 +540,34 @@ class _Pass:
             if reason == "exhausted" and mux.prune_empty_streams:
                 reason = "pruned"
             self._came_up_empty(stream)
-        # The slot's live count drops to zero before the total takes it, so a
-        # reader in another thread may lag but never counts these samples twice.
-        self.life[s] = self.rem[s]
-        self.retired_total += got
-        if self.counting:
-            self.sample_counts[stream] += got
-            self.retirement_counts[reason] += 1
         self.in_use[stream] -= 1
-        # Dropping the last reference finalises the iterator (closing its files).
-        self.slot_iter[s] = None
-        self.nexts[s] = None
-        if mux.on_event is not None:
-            mux._emit("retire", stream, s, reason, self.clock, self.yielded(), got)
-        if not (replace and self._activate(s)):
-            self._remove_slot(s)
+        try:
+            new = self._open_next() if replace else None
+        except BaseException:
+            self._hand_over(s, stream, got, reason, None)
+            raise
+        self._hand_over(s, stream, got, reason, new)
+
+    def _hand_over(self, s, stream, got, reason, new):
+        """Count the activation that ended in slot ``s`` and put ``new`` there (or close the slot)."""
+        old = self.slot_iter[s]
+        with self.lock:
+            self.retired_total += got
+            if self.counting:
+                self.sample_counts[stream] += got
+                self.retirement_counts[reason] += 1
+            if new is None:
+                self._remove_slot(s)
+            else:
+                self.slot_stream[s] = new[0]
+                self.slot_iter[s] = new[1]
+                self.nexts[s] = new[1].__next__
+                self.life[s] = self.rem[s] = new[2]
+        del old  # dropping the last reference finalises the iterator (closing its files)
+        if self.mux.on_event is not None:
+            self.mux._emit("retire", stream, s, reason, self.clock, self.yielded(), got)
+            if new is not None:
+                self._announce(new[0], s)
 
     def fail(self, s, exc):
         stream = self.slot_stream[s]
@@ -561,11 +608,11 @@ class _Pass:
         if mux._rate != self.rate:
             self.rate = mux._rate
             self.lifetimes = []
-            for s in range(len(self.nexts)):
-                got = self.life[s] - self.rem[s]
-                fresh = self.next_lifetime()
-                self.rem[s] = fresh
-                self.life[s] = got + fresh
+            fresh = [self.next_lifetime() for _ in self.nexts]
+            with self.lock:
+                for s, remaining in enumerate(fresh):
+                    self.life[s] += remaining - self.rem[s]
+                    self.rem[s] = remaining
 
     def close(self):
         for it in self.slot_iter:
