@@ -61,6 +61,7 @@ numpy's global state. ``n`` may be a :class:`muxlab.Knob`, read before every
 window.
 """
 
+import collections
 import numbers
 import os
 import stat
@@ -202,7 +203,15 @@ def sample_npy_mmap_readonly(npy_x, npy_y, n, random_state=None):
     """Yield read-only windows of ``n`` rows from two NPY files, memory-mapped read-only.
 
     As :func:`sample_npy_mmap` with ``mmap_mode='r'``: a consumer that tries
-    to write into a batch gets an error instead of a private copy.
+    to write into a batch gets an error instead of a private copy. Since no
+    one can write through it, one map per file serves every activation in the
+    process (a copy-on-write map cannot be shared: a write into one batch
+    would show in later ones). An activation then costs no mapping and its
+    windows find their pages already mapped; the pages a run touched stay
+    mapped, counted as file-backed (reclaimable) memory, until the file
+    changes, the process ends, or more than ``SHARED_MAPS_MAX`` files were
+    mapped since (each map holds a file descriptor); :func:`release_shared_maps`
+    lets them go at once.
 
     >>> from muxlab.fixtures import ensure
     >>> folder = ensure('tiny') / 'npy'
@@ -215,7 +224,7 @@ def sample_npy_mmap_readonly(npy_x, npy_y, n, random_state=None):
     rng = _activation_rng(call, random_state)
     hx, hy = _npy_headers(call, npy_x, npy_y, size.value)
     with _ReadErrors(call):
-        X, Y = _memmap(npy_x, hx, "r"), _memmap(npy_y, hy, "r")
+        X, Y = _shared_readonly_map(npy_x, hx), _shared_readonly_map(npy_y, hy)
     n_total = hx.shape[0]
     while True:
         n = size.value
@@ -423,6 +432,43 @@ def _npy_headers(call, npy_x, npy_y, n):
     hy = _headers(call, npy_y, lambda st: _read_npy_header(call, "Y", npy_y, st))
     _check_pair(call, hx, hy, n)
     return hx, hy
+
+
+# Read-only maps shared by every activation of sample_npy_mmap_readonly, most
+# recently used last. Each map holds a file descriptor (Python's mmap keeps a
+# duplicate), so there are at most SHARED_MAPS_MAX of them.
+_SHARED_MAPS = collections.OrderedDict()
+_SHARED_MAPS_LOCK = threading.Lock()
+SHARED_MAPS_MAX = 128
+
+
+def _shared_readonly_map(path, header):
+    """The process's read-only map of this version of the file (see :func:`sample_npy_mmap_readonly`).
+
+    A rewritten file has a new cached header, and so gets a new map.
+    """
+    key = os.fspath(path)
+    with _SHARED_MAPS_LOCK:
+        entry = _SHARED_MAPS.get(key)
+        if entry is not None and entry[0] is header:
+            _SHARED_MAPS.move_to_end(key)
+            return entry[1]
+    mapped = _memmap(path, header, "r")
+    with _SHARED_MAPS_LOCK:
+        _SHARED_MAPS[key] = (header, mapped)
+        _SHARED_MAPS.move_to_end(key)
+        while len(_SHARED_MAPS) > SHARED_MAPS_MAX:
+            _SHARED_MAPS.popitem(last=False)
+    return mapped
+
+
+def release_shared_maps():
+    """Forget the read-only maps kept for :func:`sample_npy_mmap_readonly` (held batches keep theirs).
+
+    >>> release_shared_maps()
+    """
+    with _SHARED_MAPS_LOCK:
+        _SHARED_MAPS.clear()
 
 
 def _memmap(path, header, mode):

@@ -586,3 +586,24 @@ def test_every_window_fits_for_any_rows_and_n(total, data):
             assert len(Y) == len(batch["X"]) == n
             assert 0 <= Y[0] and Y[-1] <= total - 1
             np.testing.assert_array_equal(batch["X"][:, 0], 2 * Y)
+
+
+def test_readonly_maps_are_shared_by_activations_and_bounded(monkeypatch):
+    from muxlab import loaders as L
+
+    tiny = TINY
+    paths = fixtures.item_paths(tiny, fixtures.load_manifest(tiny)["items"][0])
+    L.release_shared_maps()
+    a = next(L.sample_npy_mmap_readonly(paths["npy_x"], paths["npy_y"], 8))
+    b = next(L.sample_npy_mmap_readonly(paths["npy_x"], paths["npy_y"], 8))
+    assert a["X"].base is b["X"].base  # one map serves both activations
+    c = next(L.sample_npy_mmap(paths["npy_x"], paths["npy_y"], 8))
+    d = next(L.sample_npy_mmap(paths["npy_x"], paths["npy_y"], 8))
+    assert c["X"].base is not d["X"].base  # copy-on-write maps are never shared
+    monkeypatch.setattr(L, "SHARED_MAPS_MAX", 3)
+    for item in fixtures.load_manifest(tiny)["items"]:
+        p = fixtures.item_paths(tiny, item)
+        next(L.sample_npy_mmap_readonly(p["npy_x"], p["npy_y"], 8))
+        assert len(L._SHARED_MAPS) <= 3
+    L.release_shared_maps()
+    assert not L._SHARED_MAPS
