@@ -446,10 +446,13 @@ class Explorer:
         self._ctl.tick.set()
 
     def _on_lam(self, change):
+        # The browser's slider does its step arithmetic in floats (16 comes back as
+        # 15.999999999999998): keep nine decimals, far finer than any step.
+        lam = round(float(change["new"]), 9)
         with self._mux_lock:
-            self._mux.lam = change["new"]
+            self._mux.lam = lam
             if self._pending is not None:
-                self._pending[1].lam = change["new"]
+                self._pending[1].lam = lam
         self._ctl.tick.set()
 
     def _on_n(self, change):
