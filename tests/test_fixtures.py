@@ -175,6 +175,7 @@ def test_ensure_tiny_returns_the_packaged_copy(tmp_path, monkeypatch):
 
 
 def test_default_root_is_under_the_current_folder(tmp_path, monkeypatch):
+    monkeypatch.delenv("MUXLAB_DATA", raising=False)
     monkeypatch.chdir(tmp_path)
     assert fixtures.default_root("demo") == tmp_path / "muxlab-data" / "demo"
     root = fixtures.ensure(MINI)
