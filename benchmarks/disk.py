@@ -25,7 +25,7 @@ from time import perf_counter
 import numpy as np
 
 import muxlab
-from muxlab import fixtures, loaders
+from muxlab import fixtures, loaders, page_cache
 
 from .report import Section, Target, fmt, fmt_rate, fmt_spread
 from .timing import alternate, calibrate, median, progress, ratio_stats
@@ -116,16 +116,12 @@ def disk_sizes(settings):
 # -- files and the page cache ---------------------------------------------------
 def strategy_files(root, strategy):
     """The files ``strategy`` reads in the collection at ``root``."""
-    kinds = loaders.STRATEGIES[strategy].files
-    return [fixtures.item_paths(root, item)[kind] for item in fixtures.load_manifest(root)["items"] for kind in kinds]
+    return page_cache.strategy_files(strategy, root)
 
 
 def warm(files):
     """Read every file once, so that its pages are in the page cache."""
-    for path in files:
-        with open(path, "rb") as f:
-            while f.read(1 << 22):
-                pass
+    page_cache.warm(files)
 
 
 def all_files(root):
@@ -148,14 +144,13 @@ def settle(files):
 
 
 def drop(files):
-    """Drop the files' pages from the page cache (opened read-only; no root needed)."""
-    for path in files:
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fdatasync(fd)  # dirty pages cannot be dropped; this writes nothing new
-            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-        finally:
-            os.close(fd)
+    """Drop the files' pages from the page cache, after letting go of the read-only maps kept for them.
+
+    The kernel does not drop pages a process has mapped, and ``npy_mmap_readonly``
+    keeps its maps for the process (``muxlab.loaders.release_shared_maps``).
+    """
+    loaders.release_shared_maps()
+    page_cache.drop(files)
 
 
 def read_ahead_kb(path):
@@ -181,14 +176,7 @@ def files_mb(files):
 
 def read_bytes():
     """Bytes this process has caused to be fetched from storage (``/proc/self/io``), or 0."""
-    try:
-        with open("/proc/self/io") as f:
-            for line in f:
-                if line.startswith("read_bytes:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
+    return page_cache.read_io_bytes() or 0
 
 
 # -- the in-RAM baseline --------------------------------------------------------
@@ -425,8 +413,8 @@ def run_disk(settings):
     if undropped:
         notes.append(
             "Cold rows of " + ", ".join(f"`{s}`" for s in undropped) + " read almost nothing from storage: the drop "
-            "did not take, because another process had the files mapped or read them meanwhile (the machine is "
-            "shared, and other runs use the same `./muxlab-data` collection). Treat those rows as warm."
+            "did not take, because a process had the files mapped (the kernel keeps mapped pages) or read them "
+            "meanwhile (the machine is shared). Treat those rows as warm."
         )
     if ratio is not None and not ratio.passed:
         reason = diagnose_mmap(settings, sizes, root, arrays, windows_of[TARGET_STRATEGY])
@@ -521,11 +509,13 @@ def diagnose_mmap(settings, sizes, root, arrays, windows):
         f"new, reading a window takes minor page faults: {fmt(mm['faults'])} per window "
         f"(baseline {fmt(base['faults'])}), paid inside the consumer's `X.sum()`: {fmt(mm['sum_us'])} µs per "
         f"window there against {fmt(base['sum_us'])} µs on the in-RAM arrays. The SeedSequence spawn per "
-        "activation is paid by both. Diagnostic (not a muxlab strategy): the same generator keeping one "
-        "read-only map per file for the process (maps made and pages mapped once before timing) reaches "
-        f"{fmt(kept_ratio.median)} ({fmt_spread(kept_ratio)}) of the baseline, so a loader that reuses its maps "
-        "across activations (as `_headers` already reuses headers) would remove most of the gap; its "
-        "file-backed RSS would then hold every page touched (reclaimable by the kernel)."
+        "activation is paid by both. Diagnostic: the same generator keeping one read-only map per file for "
+        "the process (maps made and pages mapped once before timing) reaches "
+        f"{fmt(kept_ratio.median)} ({fmt_spread(kept_ratio)}) of the baseline. That is what "
+        "`npy_mmap_readonly` does (its row above); `npy_mmap` cannot: its maps are copy-on-write, so a map "
+        "shared across activations would let a consumer's write into one batch show in every later window of "
+        "that file, and keep the written pages as anonymous memory for the life of the process. Its map per "
+        "activation is the seed's design, and its cost."
     )
 
 

@@ -13,14 +13,13 @@ while the mux, its streams and the retained batches are still alive.
 """
 
 import json
-import os
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import fixtures, loaders
+from . import fixtures, loaders, page_cache
 from .comparison_child import PREFIX
 from .errors import DataError, MuxlabError, ParameterError, ParameterTypeError
 from .instrument import MemoryProbe
@@ -151,12 +150,12 @@ def compare(
     rows, timelines, activations = [], [], []
     try:
         for strategy in strategies:
-            files = _strategy_files(strategy, root)
+            files = page_cache.strategy_files(strategy, root)
             # Both start from the same state: the files dropped from the page cache
             # (how a freshly written file sits in the cache changes what a map costs).
-            _drop_from_cache(files)
+            page_cache.drop(files)
             if cache == "warm":
-                _warm(files)
+                page_cache.warm(files)
             result, timeline = _run_child(dict(params, strategy=strategy), interval, report)
             rows.append(_summary_row(strategy, result, cache))
             timelines.append(timeline.assign(strategy=strategy))
@@ -185,33 +184,6 @@ def _check_strategies(strategies):
     for s in strategies:
         check_choice("compare", "strategies", s, tuple(loaders.STRATEGIES))
     return list(strategies)
-
-
-def _strategy_files(strategy, root):
-    manifest = fixtures.load_manifest(root)
-    kinds = loaders.STRATEGIES[strategy].files
-    return [fixtures.item_paths(root, item)[kind] for item in manifest["items"] for kind in kinds]
-
-
-def _warm(files):
-    """Read every file once so that its pages are in the page cache."""
-    for path in files:
-        with open(path, "rb") as f:
-            while f.read(1 << 22):
-                pass
-
-
-def _drop_from_cache(files):
-    """Ask the kernel to drop the files' clean pages from the page cache (read-only, no root needed)."""
-    if not hasattr(os, "posix_fadvise"):
-        return
-    for path in files:
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fdatasync(fd)  # dirty pages (a freshly made fixture) cannot be dropped; this writes nothing new
-            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-        finally:
-            os.close(fd)
 
 
 def _run_child(params, interval, report):

@@ -16,18 +16,6 @@ PREFIX = "muxlab:"
 PROGRESS_EVERY = 64
 
 
-def read_io_bytes():
-    """Bytes this process caused to be fetched from storage (``read_bytes`` of /proc/self/io), or None."""
-    try:
-        with open("/proc/self/io") as f:
-            for line in f:
-                if line.startswith("read_bytes:"):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-    return None
-
-
 def _say(kind, payload):
     sys.stdout.write(f"{PREFIX} {kind} {payload}\n")
     sys.stdout.flush()
@@ -35,14 +23,14 @@ def _say(kind, payload):
 
 def run(params):
     """Stream ``params['max_batches']`` windows with one strategy; return the measurements."""
-    from muxlab import Mux, loaders
+    from muxlab import Mux, loaders, page_cache
     from muxlab.instrument import read_memory, read_uss
 
     streams = loaders.streams(params["strategy"], params["root"], params["n"], random_state=params["random_state"])
     mux = Mux(streams, k=params["k"], lam=params["lam"], random_state=params["random_state"])
     kept = collections.deque(maxlen=params["retain"])
     start_memory = read_memory()
-    io_start = read_io_bytes()
+    io_start = page_cache.read_io_bytes()
     max_batches = params["max_batches"]
     # A consumer that reads every batch (as a training step would) and keeps the
     # last `retain` alive. The pass is left suspended, not finished, so the
@@ -62,7 +50,7 @@ def run(params):
     elapsed = time.perf_counter() - t0
     _say("progress", count)
     end = read_memory()
-    io_end = read_io_bytes()
+    io_end = page_cache.read_io_bytes()
     stats = mux.stats
     result = {
         "windows": count,
