@@ -332,6 +332,8 @@ class _Pass:
         self.rng = mux.random_source.for_pass()
         self.counting = mux.counters
         self.lock = mux.stats._lock
+        self.mode = mux._mode
+        self.exhaustive = self.mode == "exhaustive"
         # The counters this pass adds to (zeroed in place by stats.reset()).
         self.activation_counts = mux.stats._activations
         self.sample_counts = mux.stats._samples
@@ -401,7 +403,7 @@ class _Pass:
         self.weights_version = mux._weights_version
         w = mux._weights
         excluded = np.frombuffer(bytes(self.pruned), dtype=np.uint8).astype(bool)
-        if mux.mode == "exhaustive":
+        if mux._mode == "exhaustive":
             excluded |= np.frombuffer(bytes(self.used), dtype=np.uint8).astype(bool)
         self.n_eligible = int(np.count_nonzero((w > 0) & ~excluded))
         if excluded.any() or np.any(w != w[0]):
@@ -431,23 +433,27 @@ class _Pass:
             return -1
         if self.cdf is not None and len(self.cdf) == 0:
             return -1
-        mode = self.mux.mode
+        mode = self.mode
+        pruned = self.pruned
+        taken = self.used if self.exhaustive else self.in_use
+        candidates, j = self.candidates, self.cand_j
         for _ in range(_REJECTIONS):
-            if self.cand_j == len(self.candidates):
+            if j == len(candidates):
                 self._refill_candidates()
-            stream = self.candidates[self.cand_j]
-            self.cand_j += 1
-            if self.pruned[stream]:
+                candidates, j = self.candidates, 0
+            stream = candidates[j]
+            j += 1
+            if pruned[stream]:
                 continue
-            if mode == "with_replacement":
+            if mode == "with_replacement" or not taken[stream]:
+                self.cand_j = j
                 return stream
-            if not (self.used if mode == "exhaustive" else self.in_use)[stream]:
-                return stream
+        self.cand_j = j
         # Most of the weight is on streams that cannot be chosen: choose exactly.
         self._use_weights()
         if self.cdf is not None and len(self.cdf) == 0:
             return -1
-        if self.mux.mode != "single_active":
+        if mode != "single_active":
             return self.choose_stream()
         free = np.asarray(self.in_use) == 0
         p = self.mux._weights * free * ~np.frombuffer(bytes(self.pruned), dtype=np.uint8).astype(bool)
@@ -481,25 +487,39 @@ class _Pass:
 
     def _open_next(self):
         """Choose and open the next activation: ``(stream, iterator, lifetime)``, or None if none can be."""
-        mux = self.mux
+        streamers = self.mux.streamers
         while True:
-            stream = self.choose_stream()
-            if stream < 0:
-                return None
+            # The common case inline: an unpruned candidate from the block, any mode that allows it.
+            j = self.cand_j
+            candidates = self.candidates
+            if (
+                j < len(candidates)
+                and self.mode == "with_replacement"
+                and not self.dead
+                and not self.pruned[candidates[j]]
+            ):
+                stream = candidates[j]
+                self.cand_j = j + 1
+            else:
+                stream = self.choose_stream()
+                if stream < 0:
+                    return None
             if self.counting:
                 self.activation_counts[stream] += 1
-            if mux.mode == "exhaustive":
+            if self.exhaustive:
                 self.used[stream] = 1
             try:
-                it = mux.streamers[stream]._open()
+                it = streamers[stream]._open()
             except Exception as exc:
-                mux._stream_failed(stream, exc)
+                self.mux._stream_failed(stream, exc)
                 if self.counting:
                     self.retirement_counts["error"] += 1
                 self._came_up_empty(stream)
                 continue
             self.in_use[stream] += 1
-            return stream, it, self.next_lifetime()
+            lifetimes = self.lifetimes
+            life = lifetimes.pop() if lifetimes and self.rate is not None else self.next_lifetime()
+            return stream, it, life
 
     def _announce(self, stream, s):
         if self.mux.on_event is not None:
@@ -511,7 +531,7 @@ class _Pass:
         An exhaustive pass ends by itself once every stream was used, so only
         the other modes need to know when nothing is left to draw from.
         """
-        if self.mux.mode == "exhaustive":
+        if self.exhaustive:
             if self.mux.prune_empty_streams:
                 self.pruned[stream] = 1
             return
@@ -532,38 +552,39 @@ class _Pass:
             self.dead = True
 
     def retire(self, s, reason, replace=True):
-        """End the activation in slot ``s`` and give the slot to a new one (or close it)."""
-        mux = self.mux
+        """End the activation in slot ``s`` and give the slot to a new one (or close it).
+
+        Called every ``rate`` items on average, so it is written flat: the
+        replacement is chosen and opened first (user code, outside the lock),
+        then the slot is handed over under the lock in one step.
+        """
         stream = self.slot_stream[s]
         got = self.life[s] - self.rem[s]
-        if got == 0 and reason in ("exhausted", "error"):
-            if reason == "exhausted" and mux.prune_empty_streams:
+        if got == 0 and (reason == "exhausted" or reason == "error"):
+            if reason == "exhausted" and self.mux.prune_empty_streams:
                 reason = "pruned"
             self._came_up_empty(stream)
         self.in_use[stream] -= 1
+        new = None
         try:
-            new = self._open_next() if replace else None
-        except BaseException:
-            self._hand_over(s, stream, got, reason, None)
-            raise
-        self._hand_over(s, stream, got, reason, new)
-
-    def _hand_over(self, s, stream, got, reason, new):
-        """Count the activation that ended in slot ``s`` and put ``new`` there (or close the slot)."""
-        old = self.slot_iter[s]
-        with self.lock:
-            self.retired_total += got
-            if self.counting:
-                self.sample_counts[stream] += got
-                self.retirement_counts[reason] += 1
-            if new is None:
-                self._remove_slot(s)
-            else:
-                self.slot_stream[s] = new[0]
-                self.slot_iter[s] = new[1]
-                self.nexts[s] = new[1].__next__
-                self.life[s] = self.rem[s] = new[2]
-        del old  # dropping the last reference finalises the iterator (closing its files)
+            if replace:
+                new = self._open_next()
+        finally:
+            old = self.slot_iter[s]
+            with self.lock:
+                self.retired_total += got
+                if self.counting:
+                    self.sample_counts[stream] += got
+                    self.retirement_counts[reason] += 1
+                if new is None:
+                    self._remove_slot(s)
+                else:
+                    new_stream, it, life = new
+                    self.slot_stream[s] = new_stream
+                    self.slot_iter[s] = it
+                    self.nexts[s] = it.__next__
+                    self.life[s] = self.rem[s] = life
+            del old  # dropping the last reference finalises the iterator (closing its files)
         if self.mux.on_event is not None:
             self.mux._emit("retire", stream, s, reason, self.clock, self.yielded(), got)
             if new is not None:
