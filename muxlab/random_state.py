@@ -5,7 +5,7 @@ import numbers
 import numpy as np
 
 from .errors import ParameterError, ParameterTypeError
-from .validation import _short
+from .validation import _short_repr
 
 ACCEPTED = "None, a non-negative int, a numpy.random.SeedSequence, a numpy.random.Generator or a numpy.random.RandomState"
 
@@ -45,7 +45,7 @@ class RandomSource:
             self._seed = int(random_state)
         else:
             raise ParameterTypeError(
-                f"{owner}: random_state={_short(random_state)} ({type(random_state).__name__}) is not accepted; "
+                f"{owner}: random_state={_short_repr(random_state)} ({type(random_state).__name__}) is not accepted; "
                 f"expected {ACCEPTED}"
             )
 

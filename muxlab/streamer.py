@@ -1,11 +1,10 @@
 """Streamer: a re-startable source of items, and the ``streamable`` decorator."""
 
 import functools
-import os
 from collections.abc import Iterable
 
 from .errors import ParameterTypeError, StreamError
-from .validation import check_int
+from .validation import _short_repr, check_int
 
 
 class Streamer:
@@ -150,21 +149,3 @@ def streamable(func):
 
 def _name(func):
     return getattr(func, "__qualname__", None) or getattr(func, "__name__", None) or repr(func)
-
-
-def _short_repr(obj, limit=60):
-    """A one-line repr that never prints a huge array or list in full, and keeps a path's file name.
-
-    >>> _short_repr('/a/very/long/folder/name/that/goes/on/and/on/and/on/to/the/item000.npz', limit=30)
-    "'.../on/to/the/item000.npz'"
-    """
-    shape = getattr(obj, "shape", None)
-    if shape is not None and getattr(obj, "dtype", None) is not None:
-        return f"<{type(obj).__name__} shape={tuple(shape)} dtype={obj.dtype}>"
-    if isinstance(obj, (str, os.PathLike)):
-        text = os.fspath(obj)
-        if isinstance(text, str) and len(text) + 2 > limit:
-            return "'..." + text[-(limit - 5) :] + "'"
-        return repr(text)
-    text = " ".join(repr(obj).split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."

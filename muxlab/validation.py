@@ -2,15 +2,28 @@
 
 import math
 import numbers
+import os
 
 import numpy as np
 
 from .errors import ParameterError, ParameterTypeError
 
 
-def _short(value, limit=60):
-    """A one-line repr of at most ``limit`` characters."""
-    text = " ".join(repr(value).split())
+def _short_repr(obj, limit=60):
+    """A one-line repr that never prints a huge array or list in full, and keeps a path's file name.
+
+    >>> _short_repr('/a/very/long/folder/name/that/goes/on/and/on/and/on/to/the/item000.npz', limit=30)
+    "'.../on/to/the/item000.npz'"
+    """
+    shape = getattr(obj, "shape", None)
+    if shape and getattr(obj, "dtype", None) is not None:  # an array, not a numpy scalar
+        return f"<{type(obj).__name__} shape={tuple(shape)} dtype={obj.dtype}>"
+    if isinstance(obj, (str, os.PathLike)):
+        text = os.fspath(obj)
+        if isinstance(text, str) and len(text) + 2 > limit:
+            return "'..." + text[-(limit - 5) :] + "'"
+        return repr(text)
+    text = " ".join(repr(obj).split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -22,7 +35,7 @@ def check_int(owner, name, value, minimum=None):
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise ParameterTypeError(
-            f"{owner}: {name}={_short(value)} is a {type(value).__name__}; expected an integer"
+            f"{owner}: {name}={_short_repr(value)} is a {type(value).__name__}; expected an integer"
             + (f" >= {minimum}" if minimum is not None else "")
         )
     value = int(value)
@@ -44,7 +57,7 @@ def check_positive_number(owner, name, value, minimum, allow_none=False, maximum
             return None
         raise ParameterTypeError(f"{owner}: {name}=None is not accepted; expected {accepted}")
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ParameterTypeError(f"{owner}: {name}={_short(value)} is a {type(value).__name__}; expected {accepted}")
+        raise ParameterTypeError(f"{owner}: {name}={_short_repr(value)} is a {type(value).__name__}; expected {accepted}")
     value = float(value)
     if not math.isfinite(value) or value < minimum or (maximum is not None and value > maximum):
         raise ParameterError(f"{owner}: {name}={value!r} is not accepted; expected {accepted}")
@@ -59,7 +72,7 @@ def check_choice(owner, name, value, choices):
     """
     if not isinstance(value, str) or value not in choices:
         listed = ", ".join(repr(c) for c in choices)
-        raise ParameterError(f"{owner}: {name}={_short(value)} is not known; expected one of {listed}")
+        raise ParameterError(f"{owner}: {name}={_short_repr(value)} is not known; expected one of {listed}")
     return value
 
 
@@ -75,7 +88,7 @@ def check_weights(owner, weights, n):
         w = np.asarray(weights, dtype=float)
     except (TypeError, ValueError):
         raise ParameterTypeError(
-            f"{owner}: weights={_short(weights)} is not a sequence of numbers; expected {n} non-negative numbers"
+            f"{owner}: weights={_short_repr(weights)} is not a sequence of numbers; expected {n} non-negative numbers"
         ) from None
     if w.ndim != 1 or len(w) != n:
         raise ParameterError(
@@ -108,4 +121,4 @@ def check_bool(owner, name, value):
     """
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
-    raise ParameterTypeError(f"{owner}: {name}={_short(value)} is a {type(value).__name__}; expected True or False")
+    raise ParameterTypeError(f"{owner}: {name}={_short_repr(value)} is a {type(value).__name__}; expected True or False")

@@ -2,11 +2,13 @@
 
 from collections.abc import Mapping
 
+import numpy as np
+
 from ..errors import ParameterError, ParameterTypeError
 from ..random_state import RandomSource
-from ..stats import MuxEvent, MuxStats
-from ..streamer import Streamer, _short_repr
-from ..validation import check_choice
+from ..stats import EventClock, MuxEvent, MuxStats
+from ..streamer import Streamer
+from ..validation import _short_repr, check_choice
 
 ON_ERROR = ("raise", "skip")
 
@@ -101,13 +103,9 @@ class CountingPass:
         self.started = [0] * n
         self.active = []
         self.n = 0
-        from ..stats import EventClock
-
         self.clock = EventClock()
 
     def live_samples(self):
-        import numpy as np
-
         return np.asarray(self.counts, dtype=np.int64)
 
     def active_streams(self):
