@@ -1,7 +1,8 @@
 """muxlab: understand and measure how training data is streamed from disk."""
 
 from .comparison import Comparison, compare
-from .errors import DataError, MuxlabError, ParameterError, ParameterTypeError, StreamError
+from .collection import Collection
+from .errors import DataError, DataWarning, MuxlabError, ParameterError, ParameterTypeError, StreamError
 from .knob import Knob
 from .maps import buffer_stream, cache, keras_tuples, tuples
 from .mux import ChainMux, Mux, RoundRobinMux, ShuffledMux, StochasticMux
@@ -10,6 +11,7 @@ from .streamer import Streamer, streamable
 __version__ = "0.1.0"
 
 __all__ = [
+    "Collection",
     "Comparison",
     "compare",
     "ChainMux",
@@ -18,6 +20,7 @@ __all__ = [
     "ShuffledMux",
     "StochasticMux",
     "DataError",
+    "DataWarning",
     "Knob",
     "MuxlabError",
     "ParameterError",

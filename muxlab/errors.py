@@ -26,3 +26,7 @@ class DataError(MuxlabError, ValueError):
 
 class StreamError(MuxlabError):
     """A stream cannot be iterated the way it was asked to (e.g. cycling an empty stream)."""
+
+
+class DataWarning(UserWarning):
+    """Some data items were left out (too short for the window, or unreadable with ``on_bad='skip'``)."""

@@ -224,7 +224,7 @@ def load_manifest(root, owner=None):
     """
     root = Path(root)
     owner = owner or f"load_manifest({str(root)!r})"
-    how = f"make one with `muxlab fixtures --preset tiny --dir {root}` (or muxlab.fixtures.make)"
+    how = "a folder of your own .npz/.npy files needs no manifest: read it with muxlab.Collection.scan(folder, keys=...)"
     if not root.is_dir():
         raise DataError(f"{owner}: data folder {str(root)!r} does not exist; {how}")
     path = root / MANIFEST

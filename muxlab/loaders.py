@@ -63,19 +63,21 @@ window.
 
 import collections
 import numbers
+from collections.abc import Mapping
 import os
 import stat
 import threading
+import warnings
 import zipfile
 import zlib
 from dataclasses import dataclass
-from math import prod
 
 import numpy as np
 
-from . import fixtures
-from .errors import DataError, MuxlabError, ParameterError, ParameterTypeError
+from .collection import Collection, Item, check_keys
+from .errors import DataError, DataWarning, MuxlabError, ParameterError, ParameterTypeError
 from .knob import Knob
+from .headers import read_npy_header, read_npz_headers
 from .streamer import Streamer
 from .validation import check_choice
 
@@ -89,34 +91,38 @@ _READ_ERRORS = (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error)
 # --------------------------------------------------------------------------- loaders
 
 
-def sample_npz(npz_file, n, random_state=None):
+def sample_npz(npz_file, n, random_state=None, keys=("X", "Y")):
     """Yield windows of ``n`` rows from an NPZ archive, re-reading its arrays for every window.
 
     This is the seed's loader: ``data['X']`` reads, CRC-checks and decodes the
     whole member on every access, and each window is a view into that fresh
     array, so a batch the consumer holds keeps the whole member in memory.
+    Windows are dicts with exactly the ``keys`` (the archive's array names).
 
     >>> from muxlab.fixtures import ensure
     >>> npz = ensure('tiny') / 'npz' / 'item001.npz'
     >>> batch = next(sample_npz(npz, 16, random_state=0))
     >>> batch['X'].shape, batch['X'].base.nbytes == 40 * 8 * 4  # the whole member
     ((16, 8), True)
+    >>> sorted(next(sample_npz(npz, 16, keys=('Y',))))
+    ['Y']
     """
     call = _Call("sample_npz", (npz_file,), n)
+    keys = _check_keys(call, keys)
     size = _window_size(call, n)
     rng = _activation_rng(call, random_state)
-    n_total = _npz_rows(call, npz_file, size.value)
+    n_total = _npz_rows(call, npz_file, size.value, keys)
     with _ReadErrors(call), np.load(npz_file, allow_pickle=False) as data:
         while True:
             n = size.value
-            span = _span(call, n, n_total)
+            span = _span(call, n, n_total, keys)
             for i in rng.integers(span, size=OFFSET_BLOCK).tolist():
-                yield dict(X=data["X"][i : i + n], Y=data["Y"][i : i + n])
+                yield {key: data[key][i : i + n] for key in keys}
                 if size.value != n:
                     break
 
 
-def sample_npz_copy(npz_file, n, random_state=None):
+def sample_npz_copy(npz_file, n, random_state=None, keys=("X", "Y")):
     """Yield copies of windows of ``n`` rows from an NPZ archive, re-reading it for every window.
 
     As :func:`sample_npz`, but each window is copied out of the freshly read
@@ -129,24 +135,25 @@ def sample_npz_copy(npz_file, n, random_state=None):
     ((16, 8), True)
     """
     call = _Call("sample_npz_copy", (npz_file,), n)
+    keys = _check_keys(call, keys)
     size = _window_size(call, n)
     rng = _activation_rng(call, random_state)
-    n_total = _npz_rows(call, npz_file, size.value)
+    n_total = _npz_rows(call, npz_file, size.value, keys)
     with _ReadErrors(call), np.load(npz_file, allow_pickle=False) as data:
         while True:
             n = size.value
-            span = _span(call, n, n_total)
+            span = _span(call, n, n_total, keys)
             for i in rng.integers(span, size=OFFSET_BLOCK).tolist():
                 # No local name for the full arrays: they are freed before the yield.
-                yield dict(X=data["X"][i : i + n].copy(), Y=data["Y"][i : i + n].copy())
+                yield {key: data[key][i : i + n].copy() for key in keys}
                 if size.value != n:
                     break
 
 
-def sample_npz_cached(npz_file, n, random_state=None):
+def sample_npz_cached(npz_file, n, random_state=None, keys=("X", "Y")):
     """Yield copies of windows of ``n`` rows from an NPZ archive read once per activation.
 
-    Both arrays are read when the stream starts and kept while it runs; each
+    Every array is read when the stream starts and kept while it runs; each
     window is a copy, so held batches do not keep them alive.
 
     >>> from muxlab.fixtures import ensure
@@ -156,22 +163,28 @@ def sample_npz_cached(npz_file, n, random_state=None):
     [1000000, 1000039]
     """
     call = _Call("sample_npz_cached", (npz_file,), n)
+    keys = _check_keys(call, keys)
     size = _window_size(call, n)
     rng = _activation_rng(call, random_state)
-    n_total = _npz_rows(call, npz_file, size.value)
+    n_total = _npz_rows(call, npz_file, size.value, keys)
     with _ReadErrors(call), np.load(npz_file, allow_pickle=False) as data:
-        X, Y = data["X"], data["Y"]
+        arrays = [(key, data[key]) for key in keys]
     while True:
         n = size.value
-        span = _span(call, n, n_total)
+        span = _span(call, n, n_total, keys)
         for i in rng.integers(span, size=OFFSET_BLOCK).tolist():
-            yield dict(X=X[i : i + n].copy(), Y=Y[i : i + n].copy())
+            yield {key: array[i : i + n].copy() for key, array in arrays}
             if size.value != n:
                 break
 
 
-def sample_npy_mmap(npy_x, npy_y, n, random_state=None):
-    """Yield windows of ``n`` rows from two NPY files, memory-mapped copy-on-write.
+def sample_npy_mmap(npy_x, npy_y=None, n=None, random_state=None, keys=None):
+    """Yield windows of ``n`` rows from NPY files, memory-mapped copy-on-write.
+
+    The seed's form takes two files, ``npy_x`` and ``npy_y`` (for the keys
+    ``('X', 'Y')``, or the two ``keys`` given). For any number of keys pass
+    one mapping ``{key: path}`` as ``npy_x`` (and ``n`` by name):
+    ``sample_npy_mmap({'features': 'song.features.npy'}, n=16)``.
 
     Windows are views of the maps (plain ``ndarray`` views, whose ``base``
     chain leads to the ``numpy.memmap``). Writing into a batch changes only
@@ -182,36 +195,32 @@ def sample_npy_mmap(npy_x, npy_y, n, random_state=None):
     >>> batch = next(sample_npy_mmap(folder / 'item001.X.npy', folder / 'item001.Y.npy', 16))
     >>> batch['X'].flags.owndata, batch['X'].flags.writeable
     (False, True)
+    >>> sorted(next(sample_npy_mmap({'X': folder / 'item001.X.npy'}, n=16)))
+    ['X']
     """
-    call = _Call("sample_npy_mmap", (npy_x, npy_y), n)
+    call = _Call("sample_npy_mmap", _npy_args(npy_x, npy_y), n)
+    files = _npy_files(call, npy_x, npy_y, keys)
     size = _window_size(call, n)
     rng = _activation_rng(call, random_state)
-    hx, hy = _npy_headers(call, npy_x, npy_y, size.value)
+    headers = _npy_headers(call, files, size.value)
     with _ReadErrors(call):
-        X, Y = _memmap(npy_x, hx, "c"), _memmap(npy_y, hy, "c")
-    n_total = hx.shape[0]
-    while True:
-        n = size.value
-        span = _span(call, n, n_total)
-        for i in rng.integers(span, size=OFFSET_BLOCK).tolist():
-            yield dict(X=X[i : i + n], Y=Y[i : i + n])
-            if size.value != n:
-                break
+        arrays = [(key, _memmap(path, header, "c")) for (key, path), header in zip(files, headers)]
+    yield from _windows(call, arrays, headers[0].shape[0], size, rng)
 
 
-def sample_npy_mmap_readonly(npy_x, npy_y, n, random_state=None):
-    """Yield read-only windows of ``n`` rows from two NPY files, memory-mapped read-only.
+def sample_npy_mmap_readonly(npy_x, npy_y=None, n=None, random_state=None, keys=None):
+    """Yield read-only windows of ``n`` rows from NPY files, memory-mapped read-only.
 
-    As :func:`sample_npy_mmap` with ``mmap_mode='r'``: a consumer that tries
-    to write into a batch gets an error instead of a private copy. Since no
-    one can write through it, one map per file serves every activation in the
-    process (a copy-on-write map cannot be shared: a write into one batch
-    would show in later ones). An activation then costs no mapping and its
-    windows find their pages already mapped; the pages a run touched stay
-    mapped, counted as file-backed (reclaimable) memory, until the file
-    changes, the process ends, or more than ``SHARED_MAPS_MAX`` files were
-    mapped since (each map holds a file descriptor); :func:`release_shared_maps`
-    lets them go at once.
+    As :func:`sample_npy_mmap` (the same arguments) with ``mmap_mode='r'``:
+    a consumer that tries to write into a batch gets an error instead of a
+    private copy. Since no one can write through it, one map per file serves
+    every activation in the process (a copy-on-write map cannot be shared: a
+    write into one batch would show in later ones). An activation then costs
+    no mapping and its windows find their pages already mapped; the pages a
+    run touched stay mapped, counted as file-backed (reclaimable) memory,
+    until the file changes, the process ends, or more than
+    ``SHARED_MAPS_MAX`` files were mapped since (each map holds a file
+    descriptor); :func:`release_shared_maps` lets them go at once.
 
     >>> from muxlab.fixtures import ensure
     >>> folder = ensure('tiny') / 'npy'
@@ -219,18 +228,33 @@ def sample_npy_mmap_readonly(npy_x, npy_y, n, random_state=None):
     >>> batch['X'].flags.writeable
     False
     """
-    call = _Call("sample_npy_mmap_readonly", (npy_x, npy_y), n)
+    call = _Call("sample_npy_mmap_readonly", _npy_args(npy_x, npy_y), n)
+    files = _npy_files(call, npy_x, npy_y, keys)
     size = _window_size(call, n)
     rng = _activation_rng(call, random_state)
-    hx, hy = _npy_headers(call, npy_x, npy_y, size.value)
+    headers = _npy_headers(call, files, size.value)
     with _ReadErrors(call):
-        X, Y = _shared_readonly_map(npy_x, hx), _shared_readonly_map(npy_y, hy)
-    n_total = hx.shape[0]
+        arrays = [(key, _shared_readonly_map(path, header)) for (key, path), header in zip(files, headers)]
+    yield from _windows(call, arrays, headers[0].shape[0], size, rng)
+
+
+def _windows(call, arrays, n_total, size, rng):
+    """Yield windows ``{key: array[i : i + n]}`` of ``n = size.value`` rows at random offsets, forever."""
+    keys = tuple(key for key, _ in arrays)
+    if len(arrays) == 2:  # the common case, spelled out: it is the mmap loaders' whole per-window cost
+        (kx, X), (ky, Y) = arrays
+        while True:
+            n = size.value
+            span = _span(call, n, n_total, keys)
+            for i in rng.integers(span, size=OFFSET_BLOCK).tolist():
+                yield {kx: X[i : i + n], ky: Y[i : i + n]}
+                if size.value != n:
+                    break
     while True:
         n = size.value
-        span = _span(call, n, n_total)
+        span = _span(call, n, n_total, keys)
         for i in rng.integers(span, size=OFFSET_BLOCK).tolist():
-            yield dict(X=X[i : i + n], Y=Y[i : i + n])
+            yield {key: array[i : i + n] for key, array in arrays}
             if size.value != n:
                 break
 
@@ -238,7 +262,7 @@ def sample_npy_mmap_readonly(npy_x, npy_y, n, random_state=None):
 # --------------------------------------------------------------------------- checks
 
 
-def check_npz(npz_file, n, owner="sample_npz"):
+def check_npz(npz_file, n, owner="sample_npz", keys=("X", "Y")):
     """Check an NPZ archive for windows of ``n`` rows, reading only headers; return its rows.
 
     Raises :class:`~muxlab.DataError` naming the file and the problem
@@ -249,20 +273,20 @@ def check_npz(npz_file, n, owner="sample_npz"):
     40
     """
     call = _Call(owner, (npz_file,), n)
-    return _npz_rows(call, npz_file, _window_size(call, n).value)
+    return _npz_rows(call, npz_file, _window_size(call, n).value, _check_keys(call, keys))
 
 
-def check_npy(npy_x, npy_y, n, owner="sample_npy_mmap"):
-    """Check a pair of NPY files for windows of ``n`` rows, reading only headers; return their rows.
+def check_npy(npy_x, npy_y=None, n=None, owner="sample_npy_mmap", keys=None):
+    """Check NPY files (as :func:`sample_npy_mmap` takes them) for windows of ``n`` rows; return their rows.
 
     >>> from muxlab.fixtures import ensure
     >>> folder = ensure('tiny') / 'npy'
     >>> check_npy(folder / 'item001.X.npy', folder / 'item001.Y.npy', 16)
     40
     """
-    call = _Call(owner, (npy_x, npy_y), n)
-    hx, _ = _npy_headers(call, npy_x, npy_y, _window_size(call, n).value)
-    return hx.shape[0]
+    call = _Call(owner, _npy_args(npy_x, npy_y), n)
+    files = _npy_files(call, npy_x, npy_y, keys)
+    return _npy_headers(call, files, _window_size(call, n).value)[0].shape[0]
 
 
 class _Call:
@@ -274,12 +298,58 @@ class _Call:
         self.func, self.paths, self.n = func, paths, n
 
     def __str__(self):
-        paths = ", ".join(repr(os.fspath(p)) if isinstance(p, (str, os.PathLike)) else repr(p) for p in self.paths)
+        paths = ", ".join(_path_text(p) for p in self.paths)
         return f"{self.func}({paths}, n={_n_text(self.n)})"
+
+
+def _path_text(p):
+    if isinstance(p, (str, os.PathLike)):
+        return repr(os.fspath(p))
+    if isinstance(p, Mapping):
+        return "{" + ", ".join(f"{k!r}: {_path_text(v)}" for k, v in p.items()) + "}"
+    return repr(p)
 
 
 def _n_text(n):
     return f"Knob({n.value!r})" if isinstance(n, Knob) else repr(n)
+
+
+def _check_keys(call, keys):
+    if isinstance(keys, tuple) and keys in _CHECKED_KEYS:
+        return keys
+    if isinstance(keys, str) or not isinstance(keys, (list, tuple)) or not keys or not all(
+        isinstance(k, str) and k for k in keys
+    ) or len(set(keys)) != len(keys):
+        raise ParameterError(
+            f"{call}: keys={keys!r} is not accepted; expected a tuple of distinct array names, such as ('X', 'Y')"
+        )
+    return tuple(keys)
+
+
+_CHECKED_KEYS = {("X", "Y")}
+
+
+def _npy_args(npy_x, npy_y):
+    return (npy_x,) if npy_y is None else (npy_x, npy_y)
+
+
+def _npy_files(call, npy_x, npy_y, keys):
+    """Return ``[(key, path), ...]`` from the two-file form or a ``{key: path}`` mapping."""
+    if isinstance(npy_x, Mapping):
+        if npy_y is not None:
+            raise ParameterError(f"{call}: npy_y={npy_y!r} given with a mapping of files; pass n by name (n=...)")
+        keys = tuple(npy_x) if keys is None else _check_keys(call, keys)
+        missing = [k for k in keys if k not in npy_x]
+        if missing or not keys:
+            raise ParameterError(f"{call}: keys={keys!r} names {missing!r}, which the mapping of files lacks")
+        return [(k, npy_x[k]) for k in keys]
+    keys = ("X", "Y") if keys is None else _check_keys(call, keys)
+    if len(keys) != 2:
+        raise ParameterError(
+            f"{call}: two files (npy_x, npy_y) are read for two keys; got keys={keys!r}: "
+            "pass a mapping {key: path} for any other number of keys"
+        )
+    return [(keys[0], npy_x), (keys[1], npy_y)]
 
 
 class _Fixed:
@@ -309,19 +379,12 @@ def _window_size(where, n):
     return _Fixed(_check_n(where, n))
 
 
-def _span(call, n, n_total):
+def _span(call, n, n_total, keys=("X", "Y")):
     """Return how many offsets a window of ``n`` rows can take in ``n_total`` rows."""
     n = _check_n(call, n)
     if n > n_total:
-        raise DataError(f"{call}: 'X' has {n_total} rows, fewer than n={n}")
+        raise DataError(f"{call}: {keys[0]!r} has {n_total} rows, fewer than n={n}")
     return n_total - n + 1
-
-
-class _Header:
-    __slots__ = ("shape", "fortran_order", "dtype", "offset")
-
-    def __init__(self, shape, fortran_order, dtype, offset):
-        self.shape, self.fortran_order, self.dtype, self.offset = shape, fortran_order, dtype, offset
 
 
 def _stat(call, path):
@@ -339,99 +402,50 @@ def _stat(call, path):
     return st
 
 
-# Parsed headers of files seen before, keyed by path and the file's identity
-# (device, inode, size, mtime), so a rewritten file is read again. Parsing a
-# header costs tens of microseconds, paid on every activation without this.
+# Parsed headers of files seen before, keyed by path, what was read (the keys)
+# and the file's identity (device, inode, size, mtime), so a rewritten file is
+# read again. Parsing a header costs tens of microseconds, paid on every
+# activation without this.
 _HEADERS = {}
 _HEADERS_MAX = 4096
 
 
-def _headers(call, path, read):
-    """Return ``read(st)`` for the file at ``path``, from the cache if the file is unchanged."""
+def _headers(call, path, what, read):
+    """Return ``read()`` for the file at ``path``, from the cache if the file is unchanged."""
     st = _stat(call, path)
-    key = (os.fspath(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    key = (os.fspath(path), what, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
     found = _HEADERS.get(key)
     if found is None:
-        found = read(st)
+        found = read()
         if len(_HEADERS) >= _HEADERS_MAX:
             _HEADERS.clear()
         _HEADERS[key] = found
     return found
 
 
-def _read_header(call, key, f, total_bytes):
-    """Read an .npy header from ``f`` (holding ``total_bytes``) and check what it promises."""
-    try:
-        version = np.lib.format.read_magic(f)
-        if version == (1, 0):
-            shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(f)
-        elif version == (2, 0):
-            shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(f)
-        else:
-            raise ValueError(f"format version {version} is not supported (1.0 and 2.0 are)")
-        offset = f.tell()
-    except (ValueError, SyntaxError, TypeError, EOFError, OSError, zipfile.BadZipFile, zlib.error) as err:
-        raise DataError(f"{call}: {key!r} is not a readable .npy array ({err})") from None
-    if dtype.hasobject:
-        raise DataError(
-            f"{call}: {key!r} has dtype {dtype}, which numpy stores pickled; refusing to load it (allow_pickle=False)"
-        )
-    if not shape:
-        raise DataError(f"{call}: {key!r} is a 0-d array; expected an array with one row per entry of its first axis")
-    nbytes = prod(shape) * dtype.itemsize
-    if total_bytes - offset < nbytes:
-        raise DataError(
-            f"{call}: {key!r} is truncated: its header promises {nbytes} bytes of data "
-            f"(shape {shape}, {dtype}) but only {total_bytes - offset} follow it"
-        )
-    return _Header(shape, fortran_order, dtype, offset)
+def _check_rows(call, keys, headers, n):
+    first = headers[0].shape[0]
+    for key, header in zip(keys[1:], headers[1:]):
+        if header.shape[0] != first:
+            raise DataError(
+                f"{call}: {keys[0]!r} has {first} rows but {key!r} has {header.shape[0]}; "
+                "expected the same number of rows in every array of an item"
+            )
+    _span(call, n, first, keys)
 
 
-def _check_pair(call, hx, hy, n):
-    if hx.shape[0] != hy.shape[0]:
-        raise DataError(f"{call}: 'X' has {hx.shape[0]} rows but 'Y' has {hy.shape[0]}; expected one Y entry per row")
-    _span(call, n, hx.shape[0])
+def _npz_rows(call, npz_file, n, keys):
+    """Check the archive's members ``keys`` (headers only) and return their rows."""
+    found = _headers(call, npz_file, keys, lambda: read_npz_headers(npz_file, keys, where=str(call)))
+    _check_rows(call, keys, [found[k] for k in keys], n)
+    return found[keys[0]].shape[0]
 
 
-def _npz_rows(call, npz_file, n):
-    """Check the archive's X and Y members (headers only) and return their rows."""
-    hx, hy = _headers(call, npz_file, lambda st: _read_npz_headers(call, npz_file))
-    _check_pair(call, hx, hy, n)
-    return hx.shape[0]
-
-
-def _read_npz_headers(call, npz_file):
-    headers = {}
-    try:
-        with zipfile.ZipFile(npz_file) as zf:
-            names = zf.namelist()
-            for key in ("X", "Y"):
-                # the member np.load's data[key] reads: 'X' if present, else 'X.npy'
-                member = key if key in names else f"{key}.npy" if f"{key}.npy" in names else None
-                if member is None:
-                    held = ", ".join(repr(name) for name in names) or "nothing"
-                    raise DataError(f"{call}: no array {key!r} in the archive (it holds {held})")
-                info = zf.getinfo(member)
-                with zf.open(info) as f:
-                    headers[key] = _read_header(call, key, f, info.file_size)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, zlib.error, NotImplementedError) as err:
-        raise DataError(f"{call}: not a readable zip archive ({type(err).__name__}: {err})") from None
-    return headers["X"], headers["Y"]
-
-
-def _read_npy_header(call, key, path, st):
-    try:
-        with open(path, "rb") as f:
-            return _read_header(call, key, f, st.st_size)
-    except OSError as err:
-        raise DataError(f"{call}: cannot read {os.fspath(path)!r} ({err})") from None
-
-
-def _npy_headers(call, npy_x, npy_y, n):
-    hx = _headers(call, npy_x, lambda st: _read_npy_header(call, "X", npy_x, st))
-    hy = _headers(call, npy_y, lambda st: _read_npy_header(call, "Y", npy_y, st))
-    _check_pair(call, hx, hy, n)
-    return hx, hy
+def _npy_headers(call, files, n):
+    keys = tuple(key for key, _ in files)
+    headers = [_headers(call, path, key, lambda: read_npy_header(path, key, where=str(call))) for key, path in files]
+    _check_rows(call, keys, headers, n)
+    return headers
 
 
 # Read-only maps shared by every activation of sample_npy_mmap_readonly, most
@@ -558,9 +572,11 @@ def _seed_parent(where, random_state):
 class Strategy:
     """How to build a loader's Streamer for one item of a collection.
 
-    ``files`` lists the manifest file kinds (``npz``, ``npy_x``, ``npy_y``)
-    passed to ``function``, in order; ``checker`` validates them (headers only).
-    Calling the strategy with an item's paths returns the Streamer.
+    ``files`` lists the file kinds of a muxlab-made collection's manifest
+    (``npz``, ``npy_x``, ``npy_y``) the strategy reads; ``layout`` is the
+    layout it needs (``'npz'``: one archive per item, ``'npy'``: one
+    ``NAME.<key>.npy`` per key); ``checker`` validates an item's files
+    (headers only). Calling the strategy with an item returns its Streamer.
     """
 
     name: str
@@ -569,13 +585,35 @@ class Strategy:
     checker: object
     summary: str
 
-    def check(self, paths, n):
-        """Validate one item's files for windows of ``n`` rows; return its rows or raise DataError."""
-        return self.checker(*(paths[kind] for kind in self.files), n, owner=self.function.__name__)
+    @property
+    def layout(self):
+        """``'npz'`` or ``'npy'``: the layout of the files this strategy reads."""
+        return "npz" if self.files == ("npz",) else "npy"
 
-    def __call__(self, paths, n, random_state=None):
-        """Return a :class:`~muxlab.Streamer` of ``function`` over one item's ``paths`` (kind -> path)."""
-        return Streamer(self.function, *(paths[kind] for kind in self.files), n, random_state=random_state)
+    def _args(self, target, keys):
+        if isinstance(target, Item):
+            if self.layout == "npz":
+                return (target.npz,), {"keys": tuple(keys)}
+            return (dict(target.npy),), {}
+        return tuple(target[kind] for kind in self.files), ({"keys": tuple(keys)} if keys != ("X", "Y") else {})
+
+    def check(self, target, n, keys=("X", "Y")):
+        """Validate one item's files for windows of ``n`` rows; return its rows or raise DataError.
+
+        ``target`` is an :class:`~muxlab.collection.Item` or a manifest item's
+        ``{kind: path}``.
+        """
+        args, kwargs = self._args(target, keys)
+        if self.layout == "npy" and len(args) == 1:
+            return self.checker(args[0], n=n, owner=self.function.__name__)
+        return self.checker(*args, n, owner=self.function.__name__, **kwargs)
+
+    def __call__(self, target, n, random_state=None, keys=("X", "Y")):
+        """Return a :class:`~muxlab.Streamer` of ``function`` over one item (an Item or ``{kind: path}``)."""
+        args, kwargs = self._args(target, keys)
+        if self.layout == "npy" and len(args) == 1:
+            return Streamer(self.function, args[0], n=n, random_state=random_state)
+        return Streamer(self.function, *args, n, random_state=random_state, **kwargs)
 
 
 STRATEGIES = {
@@ -598,36 +636,110 @@ STRATEGIES = {
 _MAX_LISTED = 20
 
 
-def streams(strategy, root, n, random_state=None):
-    """Return one :class:`~muxlab.Streamer` per item of the collection in ``root``, in manifest order.
+def collection_of(source, keys=None, owner="streams"):
+    """Return ``source`` as a :class:`~muxlab.Collection` (scanning a folder, glob or list with ``keys``).
+
+    ``keys=None`` keeps a Collection's keys and scans anything else with ``('X', 'Y')``.
+    """
+    if isinstance(source, Collection):
+        return source if keys is None else source.with_keys(check_keys(owner, keys))
+    if not isinstance(source, (str, os.PathLike, list, tuple)):
+        raise ParameterTypeError(
+            f"{owner}: source={source!r} is a {type(source).__name__}; "
+            "expected a Collection, a folder, a glob or a list of files"
+        )
+    return Collection.scan(source, keys=("X", "Y") if keys is None else keys)
+
+
+def missing_layout(strategy, collection):
+    """Why ``strategy`` cannot run on ``collection`` (a sentence naming what to do), or None if it can."""
+    spec = STRATEGIES[strategy]
+    lacking = [item for item in collection if getattr(item, spec.layout) is None]
+    if not lacking:
+        return None
+    if spec.layout == "npy":
+        src = str(collection.root) if collection.root is not None else "SRC"
+        return (
+            f"needs the .npy layout (one NAME.<key>.npy per array), which {len(lacking)} of {len(collection)} items "
+            f"lack (first: {lacking[0].path!r}); make it with `muxlab convert {src} DEST` "
+            "(or Collection.to_npy) and pass DEST (muxlab compare ... --npy DEST)"
+        )
+    return (
+        f"needs the .npz layout (one archive per item), which {len(lacking)} of {len(collection)} items lack "
+        f"(first: {lacking[0].path!r})"
+    )
+
+
+def streams(strategy, source, n, random_state=None, keys=None):
+    """Return one :class:`~muxlab.Streamer` per item of ``source``, in the collection's order.
+
+    Parameters
+    ----------
+    strategy : str
+        A name from :data:`STRATEGIES`.
+    source : Collection, folder, glob or list of files
+        A folder or glob is scanned with ``keys`` (see
+        :meth:`muxlab.Collection.scan`); a folder muxlab generated (with
+        ``manifest.json``) is read from its manifest.
+    n : int or Knob
+        Rows per window. Items with fewer than ``n`` rows are left out, with
+        one :class:`~muxlab.DataWarning` saying how many
+        (``collection.skipped(n)`` lists them).
+    random_state : int, Generator, SeedSequence, RandomState or None
+        Split into one SeedSequence per stream, so each activation of each
+        stream draws different windows while the whole program stays
+        reproducible.
+    keys : sequence of str, optional
+        The arrays of every item (default: the Collection's keys, or
+        ``('X', 'Y')``); windows are dicts with exactly these keys.
 
     Every file the strategy reads is checked first (headers only), and one
-    :class:`~muxlab.DataError` lists every unusable file. ``random_state`` is
-    split into one SeedSequence per stream, so each activation of each stream
-    draws different windows while the whole program stays reproducible.
+    :class:`~muxlab.DataError` lists every unusable file. A strategy whose
+    layout the collection lacks (the memory-mapped ones need one ``.npy``
+    per array) raises a DataError pointing at ``muxlab convert``.
 
     >>> from muxlab.fixtures import ensure
     >>> tiny = streams('npz_copy', ensure('tiny'), 16, random_state=0)
     >>> len(tiny), next(iter(tiny[0]))['X'].shape
     (8, (16, 8))
     """
-    root_text = os.fspath(root) if isinstance(root, (str, os.PathLike)) else root
-    where = f"streams({strategy!r}, {root_text!r}, n={_n_text(n)})"
+    root_text = _source_text(source)
+    where = f"streams({strategy!r}, {root_text}, n={_n_text(n)})"
     check_choice("streams", "strategy", strategy, tuple(STRATEGIES))
-    if not isinstance(root, (str, os.PathLike)):
-        raise ParameterTypeError(f"{where}: root={root!r} is a {type(root).__name__}; expected a folder path")
+    if not isinstance(source, (str, os.PathLike, list, tuple, Collection)):
+        raise ParameterTypeError(
+            f"{where}: root={source!r} is a {type(source).__name__}; "
+            "expected a folder path, a glob, a list of files or a Collection"
+        )
     spec = STRATEGIES[strategy]
-    _window_size(where, n)
+    size = _window_size(where, n)
     parent = _seed_parent(where, random_state)
-    manifest = fixtures.load_manifest(root, owner=where)
-    items = manifest["items"]
-    if not items:
-        raise DataError(f"{where}: the manifest of {root_text!r} lists no items")
-    all_paths = [fixtures.item_paths(root, item) for item in items]
+    collection = collection_of(source, keys, owner=where)
+    keys = collection.keys
+    if len(collection) == 0:
+        raise DataError(f"{where}: the collection holds no items")
+    why = missing_layout(strategy, collection)
+    if why is not None:
+        raise DataError(f"{where}: {strategy!r} {why}")
+    usable = collection.usable(size.value)
+    if len(usable) == 0:
+        shortest = max(collection, key=lambda item: item.rows)
+        raise DataError(
+            f"{where}: every item has fewer than n={size.value} rows (the longest, {shortest.path!r}, has "
+            f"{shortest.rows}); {keys[0]!r} has {shortest.rows} rows, fewer than n={size.value}"
+        )
+    if len(usable) < len(collection):
+        short = len(collection) - len(usable)
+        warnings.warn(
+            f"{where}: left out {short} of {len(collection)} items with fewer than n={size.value} rows "
+            f"(collection.skipped({size.value}) lists them)",
+            DataWarning,
+            stacklevel=2,
+        )
     problems = []
-    for paths in all_paths:
+    for item in usable:
         try:
-            spec.check(paths, n)
+            spec.check(item, n, keys)
         except DataError as err:
             problems.append(str(err))
     if len(problems) == 1:
@@ -636,8 +748,18 @@ def streams(strategy, root, n, random_state=None):
         shown = problems[:_MAX_LISTED]
         more = f"\n  ... and {len(problems) - len(shown)} more" if len(problems) > len(shown) else ""
         raise DataError(
-            f"{where}: {len(problems)} of {len(items)} items are not usable:\n  " + "\n  ".join(shown) + more
+            f"{where}: {len(problems)} of {len(usable)} items are not usable:\n  " + "\n  ".join(shown) + more
         )
     with _SPAWN_LOCK:
-        seeds = parent.spawn(len(items))
-    return [spec(paths, n, random_state=seed) for paths, seed in zip(all_paths, seeds)]
+        seeds = parent.spawn(len(usable))
+    return [spec(item, n, random_state=seed, keys=keys) for item, seed in zip(usable, seeds)]
+
+
+def _source_text(source):
+    if isinstance(source, (str, os.PathLike)):
+        return repr(os.fspath(source))
+    if isinstance(source, Collection):
+        return f"<Collection of {len(source)} items>"
+    if isinstance(source, (list, tuple)):
+        return f"<{len(source)} paths>"
+    return repr(source)

@@ -154,11 +154,13 @@ def test_verify_passes_then_names_each_changed_or_missing_file(tiny_copy):
     assert "item004" not in message
 
 
-def test_load_manifest_says_how_to_make_a_collection(tmp_path):
-    with pytest.raises(DataError, match="does not exist.*muxlab fixtures --preset tiny --dir"):
+def test_load_manifest_points_at_scanning_not_at_writing_into_the_folder(tmp_path):
+    with pytest.raises(DataError, match="does not exist.*Collection.scan") as err:
         fixtures.load_manifest(tmp_path / "nowhere")
-    with pytest.raises(DataError, match="manifest.json' not found.*muxlab fixtures --preset tiny --dir"):
+    assert "muxlab fixtures" not in str(err.value)
+    with pytest.raises(DataError, match="manifest.json' not found.*Collection.scan") as err:
         fixtures.load_manifest(tmp_path)
+    assert "muxlab fixtures" not in str(err.value)
     (tmp_path / "manifest.json").write_text("{not json")
     with pytest.raises(DataError, match="not readable JSON"):
         fixtures.load_manifest(tmp_path)

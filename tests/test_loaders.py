@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import muxlab
 from muxlab import Knob, Streamer, fixtures, loaders
 from muxlab.errors import DataError, ParameterError, ParameterTypeError
 from muxlab.fixtures import PACKAGED_TINY as TINY
@@ -461,14 +462,29 @@ def test_streams_refuses_a_bad_npy_pair(tmp_path, case):
     assert len(streams("npz", root, 16)) == len(ITEMS)
 
 
+def test_streams_leaves_out_short_items_with_one_warning():
+    with pytest.warns(muxlab.DataWarning) as record:
+        made = streams("npz", TINY, 100)
+    assert len(record) == 1
+    message = str(record[0].message)
+    assert message.startswith(f"streams('npz', {str(TINY)!r}, n=100): left out 3 of 8 items")
+    assert "collection.skipped(100)" in message
+    assert len(made) == sum(k >= 100 for k in ROWS)
+    skipped = muxlab.Collection.scan(TINY).skipped(100)
+    assert [item.rows for item in skipped] == [k for k in ROWS if k < 100]
+
+
 def test_streams_lists_every_unusable_item(tmp_path):
+    root = shutil.copytree(TINY, tmp_path / "tiny")
+    for index in (2, 5):
+        path = root / ITEMS[index]["files"]["npz"]["path"]
+        path.write_bytes(path.read_bytes()[:200])
     with pytest.raises(DataError) as err:
-        streams("npz", TINY, 100)
+        streams("npz", root, 16)
     message = str(err.value)
-    assert message.startswith(f"streams('npz', {str(TINY)!r}, n=100): 3 of 8 items are not usable:")
-    for index, k in enumerate(ROWS):
-        assert (f"item{index:03d}.npz" in message) == (k < 100)
-    assert "'X' has 40 rows, fewer than n=100" in message
+    assert message.startswith(f"streams('npz', {str(root)!r}, n=16): 2 of 8 items are not usable:")
+    for index in range(len(ROWS)):
+        assert (f"item{index:03d}.npz" in message) == (index in (2, 5))
 
 
 def test_streams_checks_its_arguments(tmp_path):
@@ -484,12 +500,14 @@ def test_streams_checks_its_arguments(tmp_path):
         streams("npz", 3, 16)
 
 
-def test_streams_says_how_to_make_a_missing_collection(tmp_path):
-    how = "muxlab fixtures --preset tiny --dir"
-    with pytest.raises(DataError, match=f"does not exist.*{how}"):
+def test_streams_names_a_missing_or_empty_folder_and_writes_nothing_into_it(tmp_path):
+    with pytest.raises(DataError, match="does not exist") as err:
         streams("npz", tmp_path / "nowhere", 16)
-    with pytest.raises(DataError, match=f"manifest.json' not found.*{how}"):
+    assert "muxlab fixtures" not in str(err.value)
+    with pytest.raises(DataError, match="no .npz or .npy files") as err:
         streams("npz", tmp_path, 16)
+    assert "muxlab fixtures" not in str(err.value)
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("func", NPZ_FUNCS + NPY_FUNCS, ids=lambda f: f.__name__)

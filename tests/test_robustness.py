@@ -1123,10 +1123,11 @@ def test_cli_bad_flag_or_value_exits_2_with_one_line(argv, message, capsys):
     assert len(err.strip().splitlines()) == 1 and "--help" in err
 
 
-def test_cli_compare_on_a_folder_without_a_manifest_says_how_to_make_one(tmp_path, capsys):
+def test_cli_compare_on_an_empty_folder_says_so_and_writes_nothing_into_it(tmp_path, capsys):
     code, err = run_main(["compare", "--root", str(tmp_path), "--quiet"], capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1
-    assert "manifest.json' not found" in err and f"muxlab fixtures --preset tiny --dir {tmp_path}" in err
+    assert f"no .npz or .npy files in {str(tmp_path)!r}" in err and "muxlab fixtures" not in err
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("where", ["a_file", "under_a_file"])
