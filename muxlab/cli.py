@@ -4,7 +4,7 @@ import argparse
 import sys
 import time
 
-from .errors import MuxlabError
+from .errors import MuxlabError, ParameterError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -88,13 +88,26 @@ def compare_command(args):
     matplotlib.use("Agg")
     from . import fixtures
     from .comparison import compare
+    from .loaders import collection_of
 
-    root = args.root
-    if root is None:
-        print(f"fixtures: preset {args.preset!r} in {fixtures.default_root(args.preset) if args.preset != 'tiny' else 'data_fixtures/tiny'}")
-        root = fixtures.ensure(args.preset)
+    if args.paths and args.root:
+        raise ParameterError("compare: give PATH... or --root, not both (--root is the former spelling)")
+    paths = args.paths or ([args.root] if args.root else [])
+    if not paths:
+        print(f"collection: the bundled {args.preset!r} demo in {fixtures.default_root(args.preset) if args.preset != 'tiny' else 'data_fixtures/tiny'}")
+        source = fixtures.ensure(args.preset)
+        if args.keys:
+            raise ParameterError("compare: --keys applies to your own files (PATH...); the bundled demo holds X and Y")
+    else:
+        source = paths[0] if len(paths) == 1 else paths
+    collection = collection_of(source, args.keys, owner="compare")
+    if args.npy:
+        from .collection import Collection
+
+        collection = collection.add_layouts(Collection.scan(args.npy, keys=collection.keys))
+    print(collection)
     result = compare(
-        root=root,
+        collection,
         strategies=args.strategies,
         k=args.k,
         lam=args.lam,
@@ -103,6 +116,7 @@ def compare_command(args):
         retain=args.retain,
         cache=args.cache,
         random_state=args.seed,
+        memory_limit=args.memory_limit,
         progress=not args.quiet,
     )
     print()
@@ -113,6 +127,33 @@ def compare_command(args):
     plt.close("all")
     print(f"\nwrote dashboard.png, summary.csv, timeline.csv and activations.csv in {out}/")
     return 0
+
+
+def convert_command(args):
+    """Write one NAME.<key>.npy per item and key of SRC into DEST (verified, resumable)."""
+    from .collection import Collection
+
+    source = Collection.scan(args.src, keys=args.keys or ("X", "Y"), on_bad=args.on_bad)
+    print(source)
+    converted = source.to_npy(args.dest, progress=not args.quiet)
+    print(f"{converted}\nnext: muxlab compare {args.src} --npy {args.dest}" + (f" --keys {','.join(args.keys)}" if args.keys else ""))
+    return 0
+
+
+def _keys(text):
+    keys = tuple(k.strip() for k in text.split(",") if k.strip())
+    if not keys or len(set(keys)) != len(keys):
+        raise argparse.ArgumentTypeError(f"{text!r} names no keys; expected comma-separated array names, e.g. features,labels")
+    return keys
+
+
+def _size(text):
+    from .memory_limit import parse_size
+
+    try:
+        return parse_size("--memory-limit", "value", text) and text
+    except MuxlabError as err:
+        raise argparse.ArgumentTypeError(str(err).split(": ", 1)[-1]) from None
 
 
 def _strategy_list(text):
@@ -153,8 +194,14 @@ def build_parser():
     p = sub.add_parser(
         "compare", help="measure the memory and speed of each loader strategy, each in a fresh process"
     )
-    p.add_argument("--root", help="fixture folder with manifest.json (default: the --preset collection)")
-    p.add_argument("--preset", choices=list(PRESETS), default="demo", help="collection to use without --root (default demo)")
+    p.add_argument("paths", nargs="*", metavar="PATH",
+                   help="your data: folders (searched recursively), globs or files of .npz/.npy (default: the bundled demo)")
+    p.add_argument("--keys", type=_keys, default=None, help="comma-separated array names of every item (default X,Y)")
+    p.add_argument("--npy", metavar="DIR", default=None, help="the .npy layout of PATH, as written by muxlab convert")
+    p.add_argument("--memory-limit", type=_size, default=None, metavar="SIZE",
+                   help="run each strategy under this much memory, page cache included (e.g. 256MiB)")
+    p.add_argument("--root", help=argparse.SUPPRESS)
+    p.add_argument("--preset", choices=list(PRESETS), default="demo", help="bundled collection to use without PATH (default demo)")
     p.add_argument("--strategies", type=_strategy_list, default=None, help="comma-separated strategies (default all)")
     p.add_argument("--k", type=_positive_int, default=32, help="streams active at once (default 32)")
     p.add_argument("--lam", type=_rate, default=16.0, help="mean windows per activation (default 16)")
@@ -166,6 +213,14 @@ def build_parser():
     p.add_argument("--out", default="muxlab-out", help="output folder (default ./muxlab-out)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(run=compare_command)
+
+    p = sub.add_parser("convert", help="write one NAME.<key>.npy per array of your archives (memory-mappable)")
+    p.add_argument("src", metavar="SRC", help="folder, glob or file of .npz archives (only read)")
+    p.add_argument("dest", metavar="DEST", help="folder to write into (not inside SRC; created if missing)")
+    p.add_argument("--keys", type=_keys, default=None, help="comma-separated array names of every item (default X,Y)")
+    p.add_argument("--on-bad", choices=["raise", "skip"], default="raise", help="unreadable files: stop (default) or leave out")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=convert_command)
     return parser
 
 

@@ -288,12 +288,21 @@ class Collection:
 
     # ------------------------------------------------------------------ passing to another process
 
-    def spec(self):
-        """A JSON-able description (keys and every item's files) that :meth:`from_spec` reads back."""
+    def spec(self, layout=None):
+        """A JSON-able description (keys and every item's files) that :meth:`from_spec` reads back.
+
+        With ``layout`` (``'npz'`` or ``'npy'``), only that layout's files are described.
+        """
+        if layout is not None:
+            check_choice("Collection.spec", "layout", layout, LAYOUTS)
         return {
             "keys": list(self._keys),
             "root": None if self._root is None else str(self._root),
-            "items": [{"name": i.name, "npz": i.npz, "npy": i.npy} for i in self._items],
+            "items": [
+                {"name": i.name, "npz": i.npz if layout in (None, "npz") else None,
+                 "npy": i.npy if layout in (None, "npy") else None}
+                for i in self._items
+            ],
         }
 
     @classmethod

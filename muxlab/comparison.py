@@ -16,12 +16,15 @@ import json
 import subprocess
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import fixtures, loaders, page_cache
+from . import comparison_child, fixtures, loaders, page_cache
+from . import memory_limit as memory_limit_module
+from .collection import Collection
 from .comparison_child import PREFIX
-from .errors import DataError, MuxlabError, ParameterError, ParameterTypeError
+from .errors import DataError, DataWarning, MuxlabError, ParameterError, ParameterTypeError
 from .instrument import MemoryProbe
 from .validation import check_choice, check_int, check_positive_number
 
@@ -37,29 +40,45 @@ _SUMMARY_COLUMNS = [
     "rss",
     "rss_anon_start",
     "bytes_read",
+    "bytes_read_per_window",
+    "major_faults",
     "seconds",
     "windows",
     "retained_rows",
     "cache",
+    "memory_limit",
+    "group_peak",
+    "warm_windows_per_s",
+    "warm_bytes_read_per_window",
+    "warm_major_faults",
 ]
+_TEXT_COLUMNS = ("strategy", "cache")
 
 
 @dataclass
 class Comparison:
     """What :func:`compare` measured, as tidy pandas DataFrames (memory in bytes).
 
-    ``summary``: one row per strategy: ``windows_per_s``, ``peak_rss`` (the
-    kernel's peak), the steady state at the end (``rss_anon``, ``rss_file``,
-    ``uss``, ``rss``), ``rss_anon_start`` (before streaming), ``bytes_read``
-    from storage, and the run's size. ``timeline``: the parent's readings of
-    each child (``t``, ``rss``, ``rss_anon``, ``rss_file``, ``samples``).
+    ``summary``: one row per strategy run: ``windows_per_s``, ``peak_rss``
+    (the kernel's peak), the steady state at the end (``rss_anon``,
+    ``rss_file``, ``uss``, ``rss``), ``rss_anon_start`` (before streaming),
+    ``bytes_read`` from storage (and ``bytes_read_per_window``),
+    ``major_faults`` (page faults that waited for storage), and the run's
+    size. Under a ``memory_limit``: the limit, ``group_peak`` (the control
+    group's peak, page cache included) and the same strategy's unlimited warm
+    run (``warm_windows_per_s``, ``warm_bytes_read_per_window``,
+    ``warm_major_faults``). ``timeline``: the parent's readings of each child
+    (``t``, ``rss``, ``rss_anon``, ``rss_file``, ``samples``).
     ``activations``: per strategy and stream, ``activations`` and ``samples``.
+    ``not_run``: ``{strategy: why}`` for strategies the collection's layout
+    does not allow (the memory-mapped ones need one ``.npy`` per array).
     """
 
     summary: object
     timeline: object
     activations: object
     params: dict = field(default_factory=dict)
+    not_run: dict = field(default_factory=dict)
 
     def plot(self, fig=None):
         """Draw the dashboard figure (see :func:`muxlab.plots.plot_comparison`)."""
@@ -79,18 +98,34 @@ class Comparison:
         return out
 
     def table(self):
-        """The summary as a short text table in MB, for printing."""
+        """The summary as a short text table in MB, for printing, then one line per strategy not run."""
         s = self.summary.copy()
-        for col in ("peak_rss", "rss_anon", "rss_file", "uss", "rss_anon_start"):
+        mb = ("peak_rss", "rss_anon", "rss_file", "uss", "rss_anon_start")
+        for col in mb:
             s[col] = (s[col] / 2**20).round(1)
-        s["windows_per_s"] = s["windows_per_s"].round(0).astype("int64")
-        s = s.rename(columns={c: f"{c} MB" for c in ("peak_rss", "rss_anon", "rss_file", "uss", "rss_anon_start")})
-        cols = ["strategy", "windows_per_s", "peak_rss MB", "rss_anon MB", "rss_file MB", "uss MB", "rss_anon_start MB"]
-        return s[cols].to_string(index=False)
+        s = s.rename(columns={c: f"{c} MB" for c in mb})
+        s["windows_per_s"] = s["windows_per_s"].round(0).astype("Int64")
+        s["read/window kB"] = (s["bytes_read_per_window"] / 1e3).round(1)
+        s["major faults"] = s["major_faults"].astype("Int64")
+        cols = ["strategy", "windows_per_s", "peak_rss MB", "rss_anon MB", "rss_file MB", "uss MB", "rss_anon_start MB",
+                "read/window kB", "major faults"]
+        if s["memory_limit"].notna().any():
+            s["group peak MB"] = (s["group_peak"] / 2**20).round(1)
+            s["warm windows_per_s"] = s["warm_windows_per_s"].round(0).astype("Int64")
+            s["warm read/window kB"] = (s["warm_bytes_read_per_window"] / 1e3).round(1)
+            s["warm major faults"] = s["warm_major_faults"].astype("Int64")
+            cols = ["strategy", "windows_per_s", "read/window kB", "major faults", "peak_rss MB", "group peak MB",
+                    "warm windows_per_s", "warm read/window kB", "warm major faults"]
+        text = s[cols].to_string(index=False) if len(s) else "(no strategy ran)"
+        if self.params.get("memory_limit"):
+            text = f"under memory_limit={self.params['memory_limit']} (page cache included); warm = unlimited\n" + text
+        for strategy, why in self.not_run.items():
+            text += f"\n{strategy}: not run: {why}"
+        return text
 
 
 def compare(
-    root=None,
+    source=None,
     strategies=None,
     k=32,
     lam=16,
@@ -100,6 +135,10 @@ def compare(
     cache="warm",
     random_state=0,
     *,
+    root=None,
+    keys=None,
+    npy=None,
+    memory_limit=None,
     preset="demo",
     interval=0.01,
     progress=None,
@@ -108,22 +147,40 @@ def compare(
 
     Parameters
     ----------
-    root : path, optional
-        A fixture folder (with ``manifest.json``). Default: the ``preset``
-        collection, generated on first use (see :func:`muxlab.fixtures.ensure`).
+    source : Collection, folder, glob or list of files, optional
+        What to stream from: your own archives (scanned with ``keys``, see
+        :meth:`muxlab.Collection.scan`) or a folder muxlab generated. Default:
+        the ``preset`` collection, generated on first use (see
+        :func:`muxlab.fixtures.ensure`). ``root=`` is the former name and is
+        still accepted.
     strategies : list of str, optional
         Names from :data:`muxlab.loaders.STRATEGIES`; default: all of them
         (the seed's ``npz``, ``npz_copy``, ``npy_mmap``, then the extras).
+        Strategies needing a layout the collection lacks are not run and are
+        listed in ``not_run`` (the memory-mapped ones need the ``.npy``
+        layout: ``muxlab convert``, then ``npy=``).
     k, lam : the Mux's active streams and mean samples per activation.
-    n : rows per window.
+    n : rows per window (items with fewer rows are left out, with one warning).
     max_batches : windows drawn per strategy.
     retain : the consumer keeps the last ``retain`` batches alive.
     cache : ``'warm'`` reads the strategy's files once before its run, so they
         are in the page cache; ``'cold'`` drops them from the page cache first
         (``posix_fadvise(DONTNEED)``, no root needed) and ``bytes_read`` shows
-        what came from storage.
+        what came from storage. Ignored under ``memory_limit``.
     random_state : int, the seed of the Mux and of the window offsets.
-    preset : the fixture preset used when ``root`` is None.
+    keys : sequence of str, optional
+        The arrays of every item (default ``('X', 'Y')``, or a Collection's own).
+    npy : folder, optional
+        Where the ``.npy`` layout of ``source`` is (what ``muxlab convert``
+        wrote); its items are matched to the source's by name.
+    memory_limit : int or str, optional
+        Run each strategy's child in a memory control group limited to this
+        much (``'256MiB'``), page cache included, after dropping its files
+        from the page cache: a collection larger than the limit cannot stay
+        cached, as on a machine with less RAM. Each strategy then also runs
+        once unlimited and warm, for comparison. Raises
+        :class:`~muxlab.memory_limit.MemoryLimitError` when no limit can be set.
+    preset : the fixture preset used when ``source`` is None.
     interval : seconds between the parent's readings of the child.
     progress : None, True (a tqdm bar) or a callable ``(strategy, done, total)``.
 
@@ -132,6 +189,9 @@ def compare(
     Comparison
     """
     owner = "compare"
+    if source is not None and root is not None:
+        raise ParameterError(f"compare: source={source!r} and root={root!r} given; root is the former name of source")
+    source = root if source is None else source
     strategies = _check_strategies(strategies)
     k = check_int(owner, "k", k, minimum=1)
     lam = check_positive_number(owner, "lam", lam, minimum=1)
@@ -141,23 +201,65 @@ def compare(
     cache = check_choice(owner, "cache", cache, CACHE_MODES)
     random_state = check_int(owner, "random_state", random_state, minimum=0)
     interval = check_positive_number(owner, "interval", interval, minimum=1e-4)
-    root = Path(fixtures.ensure(preset)) if root is None else Path(root)
-    for strategy in strategies:  # headers only: bad files are named before any child starts
-        loaders.streams(strategy, root, n)
+    limit = None
+    if memory_limit is not None:
+        limit = memory_limit_module.parse_size(owner, "memory_limit", memory_limit)
+        memory_limit_module.check_available()
+    if source is None:
+        source = Path(fixtures.ensure(preset))
+    collection = loaders.collection_of(source, keys, owner=owner)
+    if npy is not None:
+        collection = collection.add_layouts(Collection.scan(npy, keys=collection.keys))
+    not_run = {}
+    runnable = []
+    for strategy in strategies:
+        why = loaders.missing_layout(strategy, collection)
+        if why is None:
+            runnable.append(strategy)
+        else:
+            not_run[strategy] = why
+    if not runnable:
+        raise DataError(
+            f"compare: no strategy can run on {collection!r}: "
+            + "; ".join(f"{s} {why}" for s, why in not_run.items())
+        )
+    _check_files(runnable, collection, n)  # headers only: bad files are named before any child starts
 
-    params = dict(root=str(root), k=k, lam=lam, n=n, max_batches=max_batches, retain=retain, random_state=random_state)
-    report = _progress_reporter(progress, strategies, max_batches)
+    usable = collection.usable(n)
+    params = dict(root=str(collection.root), k=k, lam=lam, n=n, max_batches=max_batches, retain=retain,
+                  random_state=random_state)
+    report = _progress_reporter(progress, runnable, max_batches)
     rows, timelines, activations = [], [], []
     try:
-        for strategy in strategies:
-            files = page_cache.strategy_files(strategy, root)
-            # Both start from the same state: the files dropped from the page cache
+        for strategy in runnable:
+            layout = loaders.STRATEGIES[strategy].layout
+            files = usable.files(layout)
+            child = dict(params, strategy=strategy, collection=usable.spec(layout))
+            # Every run starts from the same state: the files dropped from the page cache
             # (how a freshly written file sits in the cache changes what a map costs).
             page_cache.drop(files)
-            if cache == "warm":
+            if limit is None:
+                if cache == "warm":
+                    page_cache.warm(files)
+                result, timeline = _run_child(child, interval, report, strategy)
+                row = _summary_row(strategy, result, cache)
+            else:
                 page_cache.warm(files)
-            result, timeline = _run_child(dict(params, strategy=strategy), interval, report)
-            rows.append(_summary_row(strategy, result, cache))
+                warm, _ = _run_child(child, interval, report, f"{strategy} warm")
+                page_cache.drop(files)
+                with memory_limit_module.MemoryGroup(limit) as group:
+                    result, timeline = _run_child(dict(child, cgroup_procs=group.procs), interval, report,
+                                                  f"{strategy} limited", group=group)
+                    group_stats = group.stats()
+                row = _summary_row(strategy, result, "dropped")
+                row.update(
+                    memory_limit=limit,
+                    group_peak=group_stats["group_peak"],
+                    warm_windows_per_s=_rate(warm),
+                    warm_bytes_read_per_window=_per_window(warm, "bytes_read"),
+                    warm_major_faults=warm["major_faults"],
+                )
+            rows.append(row)
             timelines.append(timeline.assign(strategy=strategy))
             activations.append(_activation_rows(strategy, result))
     finally:
@@ -165,11 +267,30 @@ def compare(
 
     import pandas as pd
 
-    numeric = {c: "float64" for c in _SUMMARY_COLUMNS if c not in ("strategy", "cache")}
+    numeric = {c: "float64" for c in _SUMMARY_COLUMNS if c not in _TEXT_COLUMNS}
     summary = pd.DataFrame(rows, columns=_SUMMARY_COLUMNS).astype(numeric)  # None (no /proc) -> NaN
     timeline = pd.concat(timelines, ignore_index=True)
     timeline = timeline[["strategy", "t", "rss", "rss_anon", "rss_file", "samples"]]
-    return Comparison(summary, timeline, pd.concat(activations, ignore_index=True), dict(params, cache=cache))
+    extra = dict(cache=cache, keys=list(collection.keys), items=len(usable),
+                 memory_limit=None if limit is None else memory_limit_module.format_size(limit))
+    return Comparison(summary, timeline, pd.concat(activations, ignore_index=True), dict(params, **extra), not_run)
+
+
+def _check_files(strategies, collection, n):
+    """Check every strategy's files (headers only); warn once about items shorter than ``n``."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DataWarning)
+        for strategy in strategies:
+            loaders.streams(strategy, collection, n)
+    shown = set()
+    for w in caught:
+        if issubclass(w.category, DataWarning):
+            text = str(w.message).split(": ", 1)[-1]
+            if text not in shown:
+                shown.add(text)
+                warnings.warn(f"compare: {text}", DataWarning, stacklevel=3)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 def _check_strategies(strategies):
@@ -186,10 +307,15 @@ def _check_strategies(strategies):
     return list(strategies)
 
 
-def _run_child(params, interval, report):
+def _run_child(params, interval, report, label, group=None):
     """Start the child for one strategy, probe it until it reports, and return (result, timeline)."""
-    cmd = [sys.executable, "-m", "muxlab.comparison_child", json.dumps(params)]
+    cmd = [sys.executable, comparison_child.__file__]
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        proc.stdin.write(json.dumps(params) + "\n")
+        proc.stdin.flush()
+    except OSError:
+        pass  # the child died at once: its exit status tells why, below
     done = [0]
     probe = MemoryProbe(pid=proc.pid, interval=interval, uss_every=10**9, counter=lambda: done[0])
     result = error = None
@@ -201,7 +327,7 @@ def _run_child(params, interval, report):
             kind, _, payload = line[len(PREFIX) :].strip().partition(" ")
             if kind == "progress":
                 done[0] = int(payload)
-                report(params["strategy"], done[0])
+                report(label, done[0])
             elif kind == "result":
                 result = json.loads(payload)
                 break
@@ -228,6 +354,14 @@ def _run_child(params, interval, report):
         raise cls(f"compare: strategy {params['strategy']!r} failed in its child process: {error['message']}")
     if result is None:
         tail = stderr.strip().splitlines()[-1:] or ["(no output)"]
+        if group is not None and proc.returncode is not None and proc.returncode < 0:
+            stats = group.stats()
+            raise MuxlabError(
+                f"compare: the child process for {params['strategy']!r} was killed (signal {-proc.returncode}) "
+                f"under memory_limit={memory_limit_module.format_size(group.limit)} "
+                f"(OOM kills in its group: {stats['oom_kills']}, peak {stats['group_peak']} bytes): "
+                "the limit is below what the process itself needs; raise it"
+            )
         raise MuxlabError(
             f"compare: the child process for {params['strategy']!r} exited with status {proc.returncode}: {tail[0]}"
         )
@@ -235,10 +369,18 @@ def _run_child(params, interval, report):
     return result, timeline
 
 
+def _rate(r):
+    return r["windows"] / r["seconds"] if r["seconds"] > 0 else float("nan")
+
+
+def _per_window(r, key):
+    return None if r.get(key) is None or not r["windows"] else r[key] / r["windows"]
+
+
 def _summary_row(strategy, r, cache):
     return {
         "strategy": strategy,
-        "windows_per_s": r["windows"] / r["seconds"] if r["seconds"] > 0 else float("nan"),
+        "windows_per_s": _rate(r),
         "peak_rss": r["peak_rss"],
         "rss_anon": r["rss_anon"],
         "rss_file": r["rss_file"],
@@ -246,6 +388,8 @@ def _summary_row(strategy, r, cache):
         "rss": r["rss"],
         "rss_anon_start": r["rss_anon_start"],
         "bytes_read": r["bytes_read"],
+        "bytes_read_per_window": _per_window(r, "bytes_read"),
+        "major_faults": r.get("major_faults"),
         "seconds": r["seconds"],
         "windows": r["windows"],
         "retained_rows": r["rows"],

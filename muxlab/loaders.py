@@ -660,14 +660,10 @@ def missing_layout(strategy, collection):
     if spec.layout == "npy":
         src = str(collection.root) if collection.root is not None else "SRC"
         return (
-            f"needs the .npy layout (one NAME.<key>.npy per array), which {len(lacking)} of {len(collection)} items "
-            f"lack (first: {lacking[0].path!r}); make it with `muxlab convert {src} DEST` "
-            "(or Collection.to_npy) and pass DEST (muxlab compare ... --npy DEST)"
+            f"needs the .npy layout (muxlab convert {src} DEST, then --npy DEST); "
+            f"{len(lacking)} of {len(collection)} items lack it, first {lacking[0].path!r}"
         )
-    return (
-        f"needs the .npz layout (one archive per item), which {len(lacking)} of {len(collection)} items lack "
-        f"(first: {lacking[0].path!r})"
-    )
+    return f"needs the .npz layout; {len(lacking)} of {len(collection)} items lack it, first {lacking[0].path!r}"
 
 
 def streams(strategy, source, n, random_state=None, keys=None):

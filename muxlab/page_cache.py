@@ -6,13 +6,12 @@ cold. Files are only opened read-only.
 
 import os
 
-from . import fixtures, loaders
+from . import loaders
 
 
 def strategy_files(strategy, root):
-    """The files that ``strategy`` reads in the collection at ``root``, in manifest order."""
-    kinds = loaders.STRATEGIES[strategy].files
-    return [fixtures.item_paths(root, item)[kind] for item in fixtures.load_manifest(root)["items"] for kind in kinds]
+    """The files that ``strategy`` reads in ``root`` (a Collection, or a folder as :func:`muxlab.loaders.streams` takes), in item order."""
+    return loaders.collection_of(root, owner="strategy_files").files(loaders.STRATEGIES[strategy].layout)
 
 
 def warm(files):
