@@ -446,8 +446,8 @@ class _CallbackProgress:
         self.callback = callback
         self.total = total
 
-    def __call__(self, strategy, done):
-        self.callback(strategy, done, self.total)
+    def __call__(self, label, done):
+        self.callback(label.split(" ")[0], done, self.total)  # the strategy's name, also for "npz warm"
 
     def close(self):
         pass

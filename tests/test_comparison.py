@@ -101,9 +101,11 @@ def test_bad_arguments_are_named_before_any_child_starts(kwargs, error, match):
         compare(root=fixtures.ensure("tiny"), **kwargs)
 
 
-def test_missing_fixture_folder_says_how_to_make_one(tmp_path):
-    with pytest.raises(muxlab.DataError, match="muxlab fixtures"):
+def test_a_missing_folder_is_named_and_nothing_is_advised_to_be_written_into_it(tmp_path):
+    with pytest.raises(muxlab.DataError, match="nothing' does not exist") as err:
         compare(root=tmp_path / "nothing")
+    assert "muxlab fixtures" not in str(err.value)
+    assert list(tmp_path.iterdir()) == []
 
 
 def run_cli(*args, cwd=None):
@@ -126,7 +128,8 @@ def test_cli_compare_prints_the_table_and_writes_the_dashboard(tmp_path):
         (["compare", "--strategies", "zip"], "names no known strategy"),
         (["compare", "--cache", "hot"], "invalid choice: 'hot'"),
         (["compare", "--n", "0"], "--n: 0 is too small"),
-        (["compare", "--root", "/nonexistent/folder", "--quiet"], "muxlab fixtures"),
+        (["compare", "--root", "/nonexistent/folder", "--quiet"], "'/nonexistent/folder' does not exist"),
+        (["compare", "/nonexistent/folder", "--quiet"], "'/nonexistent/folder' does not exist"),
         (["fixtures", "--preset", "huge", "--dir", "x"], "invalid choice: 'huge'"),
     ],
 )

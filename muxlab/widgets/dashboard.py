@@ -75,16 +75,20 @@ class MemoryDashboard:
     >>> d.close()
     """
 
-    def __init__(self, root=None, strategies=None, k=32, lam=16, n=16, max_batches=2000, retain=32, cache="warm"):
+    def __init__(self, source=None, strategies=None, k=32, lam=16, n=16, max_batches=2000, retain=32, cache="warm",
+                 *, root=None, keys=None):
         import ipywidgets as widgets
 
         owner = "MemoryDashboard"
-        root = Path(fixtures.ensure("demo")) if root is None else Path(root)
-        items = fixtures.load_manifest(root, owner=f"{owner}(root={str(root)!r})")["items"]
-        min_rows = min((int(item["rows"]) for item in items), default=1)
+        if source is not None and root is not None:
+            raise MuxlabError(f"{owner}: source and root given; root is the former name of source")
+        source = root if source is None else source
+        source = Path(fixtures.ensure("demo")) if source is None else source
+        collection = loaders.collection_of(source, keys, owner=owner)
+        min_rows = min((item.rows for item in collection), default=1)
         names = tuple(loaders.STRATEGIES)
-        if strategies is None:
-            strategies = list(names)
+        if strategies is None:  # the strategies the collection's layout allows
+            strategies = [s for s in names if loaders.missing_layout(s, collection) is None]
         elif isinstance(strategies, str):
             strategies = [s for s in strategies.split(",") if s]
         strategies = [check_choice(owner, "strategies", s, names) for s in strategies]
@@ -96,7 +100,8 @@ class MemoryDashboard:
         max_batches = check_int(owner, "max_batches", max_batches, minimum=1)
         retain = check_int(owner, "retain", retain, minimum=0)
         cache = check_choice(owner, "cache", cache, CACHE_MODES)
-        self._root = root
+        self._root = collection.root
+        self._collection = collection
         self._result = None
         self._error = None
         self._thread = None
@@ -167,7 +172,7 @@ class MemoryDashboard:
     def params(self):
         """The arguments :func:`muxlab.compare` gets from the controls now."""
         return dict(
-            root=self._root,
+            source=self._collection,
             strategies=list(self._strategies.value),
             k=self._k.value,
             lam=self._lam.value,

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import fixtures, loaders
-from ..errors import MuxlabError, ParameterError
+from ..errors import DataError, MuxlabError, ParameterError
 from ..instrument import read_memory
 from ..knob import Knob
 from ..mux import Mux
@@ -92,11 +92,14 @@ class Explorer:
 
     Parameters
     ----------
-    root : path, optional
-        A fixture folder (with ``manifest.json``); default: the ``demo``
-        preset, made on first use (:func:`muxlab.fixtures.ensure`).
-    strategy : str
-        A loader strategy, one of :data:`muxlab.loaders.STRATEGIES`.
+    source : Collection, folder, glob or list of files, optional
+        Your own archives (see :meth:`muxlab.Collection.scan`) or a folder
+        muxlab generated; default: the ``demo`` preset, made on first use
+        (:func:`muxlab.fixtures.ensure`). ``root=`` is the former name.
+    strategy : str, optional
+        A loader strategy, one of :data:`muxlab.loaders.STRATEGIES`; default
+        ``npy_mmap`` when the collection has the ``.npy`` layout, else
+        ``npz_copy``. The menu offers the strategies the collection's layout allows.
     k, lam : int, float
         The Mux's active streams and mean samples per activation.
     n : int
@@ -115,6 +118,8 @@ class Explorer:
         Seconds between refreshes of the status and charts while streaming.
     random_state : None or int
         Seed of the Mux and of the loaders' window offsets.
+    keys : sequence of str, optional
+        The arrays of every item when ``source`` is scanned (default ``('X', 'Y')``).
 
     Examples
     --------
@@ -125,20 +130,28 @@ class Explorer:
     >>> ex.close()
     """
 
-    def __init__(self, root=None, strategy="npy_mmap", k=32, lam=16, n=16, autostart=False, *, charts="auto",
-                 touch="ends", interval=0.25, random_state=None):
+    def __init__(self, source=None, strategy=None, k=32, lam=16, n=16, autostart=False, *, charts="auto",
+                 touch="ends", interval=0.25, random_state=None, root=None, keys=None):
         import ipywidgets as widgets
 
         owner = "Explorer"
-        root = Path(fixtures.ensure("demo")) if root is None else Path(root)
-        manifest = fixtures.load_manifest(root, owner=f"{owner}(root={str(root)!r})")
-        items = manifest["items"]
+        if source is not None and root is not None:
+            raise ParameterError(f"{owner}: source and root given; root is the former name of source")
+        source = root if source is None else source
+        source = Path(fixtures.ensure("demo")) if source is None else source
+        self._collection = loaders.collection_of(source, keys, owner=owner)
+        items = self._collection.items
         if not items:
-            raise ParameterError(f"{owner}: the manifest of {str(root)!r} lists no items; expected at least one")
-        self._root = root
-        self._names = [str(item.get("name", i)) for i, item in enumerate(items)]
-        self._min_rows = int(min(int(item["rows"]) for item in items))
+            raise ParameterError(f"{owner}: the collection holds no items; expected at least one")
+        self._root = self._collection.root
+        self._key = self._collection.keys[0]
+        self._names = [item.name for item in items]
+        self._min_rows = int(min(item.rows for item in items))
+        self._strategies = [s for s in loaders.STRATEGIES if loaders.missing_layout(s, self._collection) is None]
+        if strategy is None:
+            strategy = "npy_mmap" if "npy_mmap" in self._strategies else self._strategies[0]
         strategy = check_choice(owner, "strategy", strategy, tuple(loaders.STRATEGIES))
+        self._check_layout(strategy)
         k = check_int(owner, "k", k, minimum=1)
         lam = check_positive_number(owner, "lam", lam, minimum=1)
         n = self._check_n(n)
@@ -187,7 +200,7 @@ class Explorer:
                                                continuous_update=True)
         self._n_slider = widgets.IntSlider(value=n, min=1, max=self._min_rows, description="n (rows / window)",
                                            style=style, continuous_update=True)
-        self._strategy_dropdown = widgets.Dropdown(options=list(loaders.STRATEGIES), value=strategy,
+        self._strategy_dropdown = widgets.Dropdown(options=self._strategies, value=strategy,
                                                    description="strategy")
         self._run_button = widgets.ToggleButton(value=False, description="Run", icon="play",
                                                 tooltip="start or pause streaming")
@@ -235,8 +248,13 @@ class Explorer:
             )
         return value
 
+    def _check_layout(self, strategy):
+        why = loaders.missing_layout(strategy, self._collection)
+        if why is not None:
+            raise DataError(f"Explorer: strategy={strategy!r} {why}")
+
     def _build_mux(self, strategy, k, lam):
-        streams = loaders.streams(strategy, self._root, self._knob, random_state=self._random_state)
+        streams = loaders.streams(strategy, self._collection, self._knob, random_state=self._random_state)
         return Mux(streams, k=k, lam=lam, random_state=self._random_state)
 
     # ------------------------------------------------------------------ public API
@@ -252,8 +270,13 @@ class Explorer:
 
     @property
     def root(self):
-        """The fixture folder streamed from."""
+        """The folder of the collection streamed from."""
         return self._root
+
+    @property
+    def collection(self):
+        """The :class:`~muxlab.Collection` streamed from."""
+        return self._collection
 
     @property
     def error(self):
@@ -299,6 +322,7 @@ class Explorer:
     @strategy.setter
     def strategy(self, value):
         value = check_choice("Explorer", "strategy", value, tuple(loaders.STRATEGIES))
+        self._check_layout(value)
         self._local.strategy_error = None
         self._strategy_dropdown.value = value
         failed, self._local.strategy_error = self._local.strategy_error, None
@@ -577,10 +601,11 @@ class Explorer:
         perf = time.perf_counter
         marks = self._marks
         touch = self._touch
+        key = self._key
         count = self._count
         next_mark = perf()
         for batch in gen:
-            X = batch["X"]
+            X = batch[key]
             rows = len(X)
             if touch == 0:
                 if rows:
