@@ -149,7 +149,7 @@ class Explorer:
         self._min_rows = int(min(item.rows for item in items))
         self._strategies = [s for s in loaders.STRATEGIES if loaders.missing_layout(s, self._collection) is None]
         if strategy is None:
-            strategy = "npy_mmap" if "npy_mmap" in self._strategies else self._strategies[0]
+            strategy = next((s for s in ("npy_mmap", "npz_copy") if s in self._strategies), self._strategies[0])
         strategy = check_choice(owner, "strategy", strategy, tuple(loaders.STRATEGIES))
         self._check_layout(strategy)
         k = check_int(owner, "k", k, minimum=1)
