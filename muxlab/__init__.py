@@ -1,7 +1,8 @@
 """muxlab: understand and measure how training data is streamed from disk."""
 
+from .background import ZMQStreamer, background
 from .comparison import Comparison, compare
-from .errors import DataError, MuxlabError, ParameterError, ParameterTypeError, StreamError
+from .errors import DataError, MuxlabError, ParameterError, ParameterTypeError, StreamError, WorkerError
 from .knob import Knob
 from .maps import buffer_stream, cache, keras_tuples, tuples
 from .mux import ChainMux, Mux, RoundRobinMux, ShuffledMux, StochasticMux
@@ -10,6 +11,7 @@ from .streamer import Streamer, streamable
 __version__ = "0.1.0"
 
 __all__ = [
+    "background",
     "Comparison",
     "compare",
     "ChainMux",
@@ -23,6 +25,8 @@ __all__ = [
     "ParameterError",
     "ParameterTypeError",
     "StreamError",
+    "WorkerError",
+    "ZMQStreamer",
     "Streamer",
     "buffer_stream",
     "cache",
