@@ -14,8 +14,10 @@ import pickle
 import re
 import secrets
 import signal
+import sys
 import threading
 import traceback
+import types
 import weakref
 from collections import deque
 
@@ -685,3 +687,18 @@ class _Worker:
 
 
 __all__ = ["Background", "ZMQStreamer", "background", "find_knobs"]
+
+
+class _CallableModule(types.ModuleType):
+    """This module, callable as :func:`background`.
+
+    ``muxlab.background`` is the function, but importing the submodule again
+    (``importlib``, test collectors) sets the package attribute to the module;
+    calling it then still does what the caller means.
+    """
+
+    def __call__(self, *args, **kwargs):
+        return background(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
