@@ -96,10 +96,10 @@ def background(stream, workers=1, prefetch=8, start_method=None):
     --------
     >>> from muxlab import Mux, Streamer, background
     >>> mux = Mux([Streamer(range(i * 10, i * 10 + 3)) for i in range(4)], k=2, lam=2, random_state=0)
-    >>> list(background(mux)) == list(mux)
+    >>> list(background(mux).iterate(20)) == list(mux.iterate(20))
     True
-    >>> sorted(background(Mux(mux.streamers, k=2, lam=2, mode='exhaustive'), workers=2))[:4]
-    [0, 1, 2, 10]
+    >>> sorted(background(Mux(mux.streamers, k=2, lam=None, mode='exhaustive'), workers=2))
+    [0, 1, 2, 10, 11, 12, 20, 21, 22, 30, 31, 32]
     """
     return Background(stream, workers=workers, prefetch=prefetch, start_method=start_method)
 
