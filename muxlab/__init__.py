@@ -2,7 +2,15 @@
 
 from .background import ZMQStreamer, background
 from .comparison import Comparison, compare
-from .errors import DataError, MuxlabError, ParameterError, ParameterTypeError, StreamError, WorkerError
+from .errors import (
+    DataError,
+    MuxlabError,
+    NotPicklableError,
+    ParameterError,
+    ParameterTypeError,
+    StreamError,
+    WorkerError,
+)
 from .knob import Knob
 from .maps import buffer_stream, cache, keras_tuples, tuples
 from .mux import ChainMux, Mux, RoundRobinMux, ShuffledMux, StochasticMux
@@ -22,6 +30,7 @@ __all__ = [
     "DataError",
     "Knob",
     "MuxlabError",
+    "NotPicklableError",
     "ParameterError",
     "ParameterTypeError",
     "StreamError",

@@ -28,6 +28,13 @@ class StreamError(MuxlabError):
     """A stream cannot be iterated the way it was asked to (e.g. cycling an empty stream)."""
 
 
+class NotPicklableError(MuxlabError, TypeError):
+    """An object cannot be pickled or copied now: a one-shot generator object, or a mux in the middle of a pass.
+
+    A ``TypeError``, as the ``pickle`` module's own refusals are.
+    """
+
+
 class WorkerError(MuxlabError, RuntimeError):
     """A worker process failed: it died (a signal such as SIGKILL, an exit code) or raised an error that could not be sent back.
 
