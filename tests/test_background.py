@@ -367,9 +367,15 @@ def test_live_k_is_split_among_workers():
 
 
 @pytest.mark.timeout(60)
-def test_spawned_workers_need_a_picklable_stream():
-    items = list(background(Streamer(list(range(5))), start_method="spawn"))
-    assert items == list(range(5))
+def test_spawned_workers_get_a_pickled_mux_and_its_knobs():
+    n = Knob(3)
+    mux = Mux([Streamer(knob_values, n) for _ in range(4)], k=2, lam=3, random_state=0)
+    it = iter(background(mux, workers=2, prefetch=2, start_method="spawn"))
+    assert {int(next(it)[0]) for _ in range(20)} == {3}
+    n.value = 5
+    assert {int(next(it)[0]) for _ in range(40)}.issuperset({5})
+    it.close()
+    assert list(background(Streamer(list(range(5))), start_method="spawn")) == list(range(5))
     with pytest.raises((muxlab.ParameterTypeError, TypeError, AttributeError)):
         list(background(Streamer((i for i in range(3))), start_method="spawn"))
     assert children() == []

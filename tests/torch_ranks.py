@@ -21,7 +21,7 @@ def run_rank(rank, world_size, port, out_dir):
 
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world_size)
     try:
-        ds = MuxIterableDataset(make_mux)  # rank and world_size from torch.distributed
+        ds = MuxIterableDataset(make_mux())  # rank and world_size from torch.distributed
         assert (ds.rank, ds.world_size) == (rank, world_size)
         # fork, as DataLoader does by default on Linux (a spawned rank would otherwise spawn its workers)
         loader = torch.utils.data.DataLoader(ds, batch_size=None, num_workers=2, multiprocessing_context="fork")
