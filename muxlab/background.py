@@ -8,17 +8,18 @@ pickled. With ``workers > 1`` a mux is split into disjoint shards (see
 
 import itertools
 import multiprocessing
-import multiprocessing.connection
 import os
 import pickle
 import re
 import secrets
+import select
 import signal
 import sys
 import threading
 import traceback
 import types
 import weakref
+from time import perf_counter
 from collections import deque
 
 import numpy as np
@@ -35,6 +36,10 @@ STOP_TIMEOUT = 5.0
 
 #: How often (seconds) a waiting worker checks that its parent is still alive.
 _PARENT_CHECK = 0.2
+
+#: Seconds a worker may hold a first item back to send it with the next ones when the consumer waits
+#: (only when its stream makes items in under a quarter of that, on average).
+_LINGER = 200e-6
 
 _RUNS = itertools.count()
 
@@ -291,6 +296,7 @@ class _Run:
         self.procs = []
         self.maps = [dict() for _ in range(n)]
         self.queues = [deque() for _ in range(n)]
+        self.pollers = [None] * n
         self.done = [False] * n
         self.turn = 0
         self.knobs = [(k, k.version) for k in owner.knobs]
@@ -363,9 +369,16 @@ class _Run:
     def _receive(self, w):
         """Wait for worker ``w``'s next message and queue its items (sets ``done[w]`` at its end)."""
         conn, proc = self.conns[w], self.procs[w]
+        poller = self.pollers[w]
+        if poller is None:
+            # One poll object per worker for the whole run (cheaper than a selector per wait).
+            poller = self.pollers[w] = select.poll()
+            poller.register(conn.fileno(), select.POLLIN)
+            poller.register(proc.sentinel, select.POLLIN)
+        fd = conn.fileno()
         while True:
-            ready = multiprocessing.connection.wait([conn, proc.sentinel])
-            if conn in ready:
+            ready = [f for f, _ in poller.poll()]
+            if fd in ready:
                 try:
                     msg = conn.recv()
                 except (EOFError, OSError):
@@ -398,7 +411,7 @@ class _Run:
         m = maps.get(bid)
         last = len(entries) - 1
         for j, (template, specs) in enumerate(entries):
-            item = transport.join(template, m.read(specs)) if specs else template
+            item = transport.unpack(template, m.read(specs) if specs else [])
             q.append((item, ("release", bid, len(entries)) if j == last else None))
 
     def _raise(self, w, msg):
@@ -557,6 +570,10 @@ class _Worker:
         self.outstanding = 0
         self.pending = []
         self.batch = max(1, prefetch // 2)
+        self.first_pending = 0.0
+        self.item_time = _LINGER  # until measured, assume a slow stream: send at once
+        self.poller = select.poll()
+        self.poller.register(conn.fileno(), select.POLLIN)
         self.stopped = False
 
     def run(self, it):
@@ -564,14 +581,16 @@ class _Worker:
             self.conn.send(("end",))
             return
         pending = self.pending
-        poll = self.conn.poll
+        poll = self.poller.poll
         nxt = it.__next__
         while True:
             if poll(0):
                 self.handle_messages()
                 if self.stopped:
                     return
-            if self.outstanding == 0 and pending:
+            if self.outstanding == 0 and pending and (
+                self.item_time >= _LINGER / 4 or perf_counter() - self.first_pending >= _LINGER
+            ):
                 self.flush()
             if self.outstanding + len(pending) >= self.prefetch:
                 if pending and self.outstanding == 0:
@@ -581,6 +600,7 @@ class _Worker:
                 if self.stopped:
                     return
                 continue
+            started = perf_counter()
             try:
                 item = nxt()
             except StopIteration:
@@ -594,12 +614,19 @@ class _Worker:
                 self.wait_for_stop()
                 return
             arrays = []
-            template = transport.split(item, arrays)
+            template = transport.pack(item, arrays)
             pending.append((template, arrays))
-            # Send at once when the consumer has nothing left, else in batches
-            # of half the budget: the consumer reads one batch while the next
-            # is made, and a batch costs one message, not one per item.
-            if self.outstanding == 0 or len(pending) >= self.batch:
+            # Items go in batches of half the budget (the consumer reads one
+            # batch while the next is made; a batch costs one message, not one
+            # per item), or sooner when the consumer has nothing left and the
+            # first waiting item is _LINGER old (a slow stream is not held back).
+            now = perf_counter()
+            self.item_time += 0.1 * (now - started - self.item_time)  # running mean of the time per item
+            if len(pending) == 1:
+                self.first_pending = now
+            if len(pending) >= self.batch or (
+                self.outstanding == 0 and (self.item_time >= _LINGER / 4 or now - self.first_pending >= _LINGER)
+            ):
                 self.flush()
 
     def flush(self):
@@ -625,7 +652,7 @@ class _Worker:
 
     def wait(self):
         """Block until the consumer sends something (a release, a change, stop)."""
-        while not self.conn.poll(_PARENT_CHECK):
+        while not self.poller.poll(_PARENT_CHECK * 1000):
             if os.getppid() != self.parent_pid:
                 raise _ParentGone
         self.handle_messages()
@@ -636,7 +663,8 @@ class _Worker:
 
     def handle_messages(self):
         conn = self.conn
-        while conn.poll(0):
+        poll = self.poller.poll
+        while poll(0):
             try:
                 msg = conn.recv()
             except (EOFError, OSError):

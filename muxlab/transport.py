@@ -34,6 +34,38 @@ class Slot:
         return (Slot, (self.i,))
 
 
+def pack(item, arrays):
+    """Return a compact template of ``item`` for the common shapes (a dict of arrays, a bare array).
+
+    ``("D", keys)`` is a dict whose values are all arrays, ``("A",)`` a bare
+    array, ``("G", template)`` anything else (see :func:`split`).
+
+    >>> arrays = []
+    >>> pack({'X': np.zeros(2), 'Y': np.ones(2)}, arrays), len(arrays)
+    (('D', ('X', 'Y')), 2)
+    """
+    kind = type(item)
+    if kind is dict:
+        values = list(item.values())
+        if all(type(v) is np.ndarray and not v.dtype.hasobject for v in values):
+            arrays.extend(values)
+            return ("D", tuple(item))
+    elif kind is np.ndarray and not item.dtype.hasobject:
+        arrays.append(item)
+        return ("A",)
+    return ("G", split(item, arrays))
+
+
+def unpack(template, arrays):
+    """The inverse of :func:`pack`."""
+    tag = template[0]
+    if tag == "D":
+        return dict(zip(template[1], arrays))
+    if tag == "A":
+        return arrays[0]
+    return join(template[1], arrays)
+
+
 def split(item, arrays):
     """Return ``item``'s template, appending its shared-memory-eligible arrays to ``arrays``.
 
@@ -83,7 +115,9 @@ def layout(arrays, start=0):
     specs = []
     offset = start
     for a in arrays:
-        specs.append((a.dtype, a.shape, offset))
+        dtype = a.dtype
+        # A plain dtype travels as its short string ('<f4'): pickling dtype objects costs more than the data.
+        specs.append((dtype.str if dtype.fields is None and dtype.subdtype is None else dtype, a.shape, offset))
         offset += -(-a.nbytes // ALIGN) * ALIGN
     return specs, offset
 
@@ -137,6 +171,7 @@ class Mapping:
         out = []
         buf = self.map
         for dtype, shape, offset in specs:
+            dtype = _DTYPES.get(dtype) or _dtype(dtype)
             count = 1
             for d in shape:
                 count *= d
@@ -148,6 +183,16 @@ class Mapping:
 
     def close(self):
         self.map.close()
+
+
+_DTYPES = {}
+
+
+def _dtype(spec):
+    d = np.dtype(spec)
+    if isinstance(spec, str):
+        _DTYPES[spec] = d
+    return d
 
 
 def unlink(name):
