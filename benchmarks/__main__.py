@@ -16,6 +16,7 @@ from .disk import run_disk
 from .disk_scaling import run_disk_scaling
 from .engine import run_engine, run_scaling
 from .timing import Settings
+from .workers import run_workers
 
 #: case name -> function(settings) returning a Section or a list of Sections.
 CASES = {
@@ -25,8 +26,9 @@ CASES = {
     "scaling": run_scaling,
     "disk": run_disk,
     "disk_scaling": run_disk_scaling,
+    "workers": run_workers,
 }
-DEFAULT_CASES = ("engine", "activation", "counters", "scaling", "disk", "disk_scaling")
+DEFAULT_CASES = ("engine", "activation", "counters", "scaling", "disk", "disk_scaling", "workers")
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 
 

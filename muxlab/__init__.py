@@ -1,8 +1,18 @@
 """muxlab: understand and measure how training data is streamed from disk."""
 
+from .background import ZMQStreamer, background
 from .comparison import Comparison, compare
 from .collection import Collection
-from .errors import DataError, DataWarning, MuxlabError, ParameterError, ParameterTypeError, StreamError
+from .errors import (
+    DataError,
+    DataWarning,
+    MuxlabError,
+    NotPicklableError,
+    ParameterError,
+    ParameterTypeError,
+    StreamError,
+    WorkerError,
+)
 from .knob import Knob
 from .maps import buffer_stream, cache, keras_tuples, tuples
 from .mux import ChainMux, Mux, RoundRobinMux, ShuffledMux, StochasticMux
@@ -12,6 +22,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Collection",
+    "background",
     "Comparison",
     "compare",
     "ChainMux",
@@ -23,9 +34,12 @@ __all__ = [
     "DataWarning",
     "Knob",
     "MuxlabError",
+    "NotPicklableError",
     "ParameterError",
     "ParameterTypeError",
     "StreamError",
+    "WorkerError",
+    "ZMQStreamer",
     "Streamer",
     "buffer_stream",
     "cache",

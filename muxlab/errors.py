@@ -30,3 +30,28 @@ class StreamError(MuxlabError):
 
 class DataWarning(UserWarning):
     """Some data items were left out (too short for the window, or unreadable with ``on_bad='skip'``)."""
+
+
+class NotPicklableError(MuxlabError, TypeError):
+    """An object cannot be pickled or copied now: a one-shot generator object, or a mux in the middle of a pass.
+
+    A ``TypeError``, as the ``pickle`` module's own refusals are.
+    """
+
+
+class WorkerError(MuxlabError, RuntimeError):
+    """A worker process failed: it died (a signal such as SIGKILL, an exit code) or raised an error that could not be sent back.
+
+    ``worker`` is the worker's index, ``pid`` its process id, ``signal`` the
+    name of the signal that ended it (or None), ``exitcode`` its exit code
+    (negative for a signal, None if it was still running) and ``traceback``
+    the worker's traceback text when it raised.
+    """
+
+    def __init__(self, message, worker=None, pid=None, signal=None, exitcode=None, traceback=None):
+        super().__init__(message)
+        self.worker = worker
+        self.pid = pid
+        self.signal = signal
+        self.exitcode = exitcode
+        self.traceback = traceback

@@ -35,5 +35,16 @@ class Knob:
             self._value = new
             self.version += 1
 
+    # A copy (or a pickled Knob) holds the current value and a lock of its own;
+    # setting it does not reach the original.
+    def __getstate__(self):
+        return {"value": self._value, "validate": self._validate, "version": self.version}
+
+    def __setstate__(self, state):
+        self._lock = threading.Lock()
+        self._validate = state["validate"]
+        self._value = state["value"]
+        self.version = state["version"]
+
     def __repr__(self):
         return f"Knob({self._value!r})"

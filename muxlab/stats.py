@@ -71,6 +71,27 @@ class MuxStats:
             self.errors = []
             self.passes = 0
 
+    # pickling: a snapshot of the counters, with a lock of its own and no running pass
+    def __getstate__(self):
+        with self._lock:
+            state = {k: v for k, v in self.__dict__.items() if k not in ("_lock", "_passes")}
+            samples = list(self._samples)
+            for p in self._passes:
+                for i, v in enumerate(p.live_samples().tolist()):
+                    samples[i] += v
+            state.update(
+                _activations=list(self._activations),
+                _samples=samples,
+                retirements=dict(self.retirements),
+                errors=list(self.errors),
+            )
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+        self._passes = []
+
     # called by the engine -------------------------------------------------
     def _start_pass(self, state):
         with self._lock:

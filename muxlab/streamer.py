@@ -1,9 +1,10 @@
 """Streamer: a re-startable source of items, and the ``streamable`` decorator."""
 
 import functools
+import types
 from collections.abc import Iterable
 
-from .errors import ParameterTypeError, StreamError
+from .errors import NotPicklableError, ParameterTypeError, StreamError
 from .validation import _short_repr, check_int
 
 
@@ -17,6 +18,11 @@ class Streamer:
     iterations share the argument objects but never the iterator state.
     (A one-shot iterator, such as a generator object, can be consumed only
     once: wrap the generator *function* instead.)
+
+    A Streamer pickles and deep-copies (so it can go to another process)
+    when its source and arguments do; ``copy.copy`` shares the argument
+    objects. A Streamer over a generator object raises
+    :class:`~muxlab.NotPicklableError` instead.
 
     Examples
     --------
@@ -121,6 +127,41 @@ class Streamer:
     def __iter__(self):
         return self.iterate()
 
+    # -- copies and pickling ------------------------------------------------
+    # A Streamer is configuration only (no iteration state), so pickle and
+    # deepcopy take its attributes as they are; only a generator object, one
+    # running iteration, cannot be sent or copied.
+    def __copy__(self):
+        """A new Streamer over the same source and the same argument objects (never copied)."""
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        return new
+
+    def __getstate__(self):
+        self._check_picklable()
+        state = self.__dict__.copy()
+        if state.get("_decorator") is not None:
+            # pickle finds a function by its name, which now holds the decorator.
+            state["streamer"] = None
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        if self.streamer is None:
+            self.streamer = self._decorator.__wrapped__
+
+    def _check_picklable(self, where=None):
+        """Raise :class:`~muxlab.NotPicklableError` if this Streamer wraps a generator object."""
+        source = self.streamer
+        if isinstance(source, types.GeneratorType):
+            func = getattr(source, "__qualname__", None) or "func"
+            raise NotPicklableError(
+                f"{where or 'Streamer'}: cannot pickle or copy {self!r}: it wraps a generator object "
+                f"({func}), which is one running iteration: Python can neither copy it nor send it to "
+                f"another process (and it can be iterated only once). Pass the generator function and "
+                f"its arguments instead: Streamer({func}, *args, **kwargs)"
+            )
+
     def __repr__(self):
         source = self.streamer
         if isinstance(source, Streamer) or isinstance(source, Iterable):
@@ -133,6 +174,9 @@ class Streamer:
 def streamable(func):
     """Decorate a generator function so that calling it returns a :class:`Streamer`.
 
+    The Streamers it makes pickle: the decorated name now holds the
+    decorator, so they find the generator function as ``name.__wrapped__``.
+
     >>> @streamable
     ... def letters(word):
     ...     yield from word
@@ -142,7 +186,9 @@ def streamable(func):
 
     @functools.wraps(func)
     def make_streamer(*args, **kwargs):
-        return Streamer(func, *args, **kwargs)
+        s = Streamer(func, *args, **kwargs)
+        s._decorator = make_streamer
+        return s
 
     return make_streamer
 

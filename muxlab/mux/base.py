@@ -1,10 +1,11 @@
 """What every mux shares: its streamers, its random source, its counters and its error policy."""
 
+import copy
 from collections.abc import Mapping
 
 import numpy as np
 
-from ..errors import ParameterError, ParameterTypeError
+from ..errors import NotPicklableError, ParameterError, ParameterTypeError
 from ..random_state import RandomSource
 from ..stats import EventClock, MuxEvent, MuxStats
 from ..streamer import Streamer
@@ -46,6 +47,15 @@ class BaseMux(Streamer):
     Subclasses implement ``_run(max_iter)``, a generator over one pass.
     Iterating a mux never copies it or its streamers: each pass keeps its own
     state, so several passes may run at once.
+
+    A mux pickles and deep-copies (to go to another process) while no pass
+    over it is running. The copy has the same streamers and options, the live
+    parameters at their current values, counters at zero, a lock and a random
+    source of its own: a copy of a mux seeded with an int (or a Generator, or
+    a RandomState, copied at its current state) yields what the original
+    yields; with ``random_state=None`` each copy draws fresh entropy.
+    ``copy.copy`` shares the Streamer objects and their arguments. Copying a
+    mux in the middle of a pass raises :class:`~muxlab.NotPicklableError`.
     """
 
     def __init__(self, streamers, random_state=None, on_error="raise", on_event=None):
@@ -87,6 +97,49 @@ class BaseMux(Streamer):
 
     def __repr__(self):
         return f"{type(self).__name__}({len(self.streamers)} streamers)"
+
+    # -- copies and pickling ------------------------------------------------
+    # What is kept is the configuration: streamers, options and the live
+    # parameters at their current values. The random source, the counters and
+    # their lock are made fresh, so a copy is independent of the original.
+    def __getstate__(self):
+        self._check_picklable()
+        state = self.__dict__.copy()
+        del state["random_source"]
+        state["stats"] = self._fresh_stats()
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.random_source = RandomSource(self.random_state, owner=type(self).__name__)
+
+    def __copy__(self):
+        """A mux over the same Streamer objects (their arguments are not copied), with its own random state and counters."""
+        state = self.__getstate__()
+        state["streamers"] = copy.copy(self.streamers)
+        state["random_state"] = copy.deepcopy(self.random_state)
+        new = object.__new__(type(self))
+        new.__setstate__(state)
+        return new
+
+    def _fresh_stats(self):
+        return MuxStats(len(self.streamers), names=self.stats.names)
+
+    def _check_picklable(self, where=None):
+        """Raise :class:`~muxlab.NotPicklableError` if a pass is running or a streamer cannot be sent."""
+        owner = where or type(self).__name__
+        running = self.stats.running
+        if running:
+            passes = "a pass over it is" if running == 1 else f"{running} passes over it are"
+            raise NotPicklableError(
+                f"{owner}: cannot pickle or copy {self!r} while {passes} running: a pass holds the open "
+                f"iterators of its active streams, which can be neither copied nor sent to another process, "
+                f"and a copy would not go on from where the pass is. Pickle or copy the mux before iterating "
+                f"it, or once the pass has ended (run to its end, or its iterator closed with close())"
+            )
+        if isinstance(self.streamers, list):
+            for i, streamer in enumerate(self.streamers):
+                streamer._check_picklable(f"{owner}: streamers[{i}]")
 
 
 class CountingPass:
