@@ -1,6 +1,7 @@
 """The ``muxlab`` command: each subcommand is a few lines over the library."""
 
 import argparse
+import http.server
 import sys
 import time
 
@@ -156,6 +157,51 @@ def _size(text):
         raise argparse.ArgumentTypeError(str(err).split(": ", 1)[-1]) from None
 
 
+def docs_command(args):
+    """Build the documentation site (warnings are errors) and serve it on 127.0.0.1 until interrupted."""
+    import functools
+    import importlib.util
+    import subprocess
+    from pathlib import Path
+
+    source = Path(__file__).resolve().parents[1] / "docs"
+    out = Path(args.out)
+    if not args.no_build:
+        if not (source / "conf.py").is_file():
+            print(f"muxlab docs: error: no docs/conf.py next to the package ({source}); "
+                  "the site is built from a source checkout (pip install -e '.[docs]')", file=sys.stderr)
+            return 2
+        if importlib.util.find_spec("sphinx") is None or importlib.util.find_spec("myst_nb") is None:
+            print("muxlab docs: error: Sphinx and MyST-NB are not installed; pip install -e '.[docs]'", file=sys.stderr)
+            return 2
+        build = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html", str(source), str(out)]
+        start = time.perf_counter()
+        if subprocess.call(build) != 0:
+            print(f"muxlab docs: error: the build failed (command: {' '.join(build)})", file=sys.stderr)
+            return 1
+        print(f"built {out / 'index.html'} in {time.perf_counter() - start:.1f} s", flush=True)
+    elif not (out / "index.html").is_file():
+        print(f"muxlab docs: error: --no-build, but {out} holds no built site (no index.html)", file=sys.stderr)
+        return 2
+    if args.no_serve:
+        return 0
+    handler = functools.partial(_QuietHandler, directory=str(out))
+    with http.server.ThreadingHTTPServer(("127.0.0.1", args.port), handler) as server:
+        print(f"serving {out}/ on http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C stops)", flush=True)
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves files without a log line per request."""
+
+    def log_message(self, format, *args):
+        pass
+
+
 def _strategy_list(text):
     from .loaders import STRATEGIES
 
@@ -221,6 +267,13 @@ def build_parser():
     p.add_argument("--on-bad", choices=["raise", "skip"], default="raise", help="unreadable files: stop (default) or leave out")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=convert_command)
+
+    p = sub.add_parser("docs", help="build the documentation site and serve it on 127.0.0.1")
+    p.add_argument("--out", default="muxlab-out/docs", help="folder for the built site (default ./muxlab-out/docs)")
+    p.add_argument("--port", type=_seed, default=8000, help="port on 127.0.0.1 (default 8000; 0 picks a free one)")
+    p.add_argument("--no-serve", action="store_true", help="build only")
+    p.add_argument("--no-build", action="store_true", help="serve the site already built in --out")
+    p.set_defaults(run=docs_command)
     return parser
 
 

@@ -17,9 +17,10 @@ nbformat = pytest.importorskip("nbformat")
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 NOTEBOOKS = [
     "01_streamers_and_muxes.ipynb",
-    "02_sampling_from_disk.ipynb",
-    "03_memory_comparison.ipynb",
-    "04_mux_statistics.ipynb",
+    "02_mux_statistics.ipynb",
+    "03_k_and_lam.ipynb",
+    "04_sampling_from_disk.ipynb",
+    "05_memory_comparison.ipynb",
 ]
 
 # Paths that differ from machine to machine: the repository's own location,
