@@ -15,6 +15,7 @@ from .counters import run_counters
 from .disk import run_disk
 from .disk_scaling import run_disk_scaling
 from .engine import run_engine, run_scaling
+from .own_data import run_own_data
 from .timing import Settings
 
 #: case name -> function(settings) returning a Section or a list of Sections.
@@ -25,8 +26,11 @@ CASES = {
     "scaling": run_scaling,
     "disk": run_disk,
     "disk_scaling": run_disk_scaling,
+    "own_data": run_own_data,
 }
 DEFAULT_CASES = ("engine", "activation", "counters", "scaling", "disk", "disk_scaling")
+# own_data (scan rate, corpus larger than a memory limit; needs control groups) runs on request:
+# python -m benchmarks --cases own_data
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 
 

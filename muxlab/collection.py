@@ -430,11 +430,16 @@ def _find_files(owner, source, keys):
     raise DataError(f"{owner}: {text!r} does not exist; expected a folder, a glob or a file")
 
 
-def _walk(folder, npz, npy):
+def _walk(folder, npz, npy, seen=None):
+    seen = set() if seen is None else seen
+    real = os.path.realpath(folder)
+    if real in seen:  # a symbolic link back up the tree
+        return
+    seen.add(real)
     with os.scandir(folder) as entries:
         for entry in sorted(entries, key=lambda e: e.name):
             if entry.is_dir(follow_symlinks=True):
-                _walk(entry.path, npz, npy)
+                _walk(entry.path, npz, npy, seen)
             elif entry.name.endswith(".npz"):
                 npz.append(entry.path)
             elif entry.name.endswith(".npy"):
