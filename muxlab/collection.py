@@ -553,8 +553,30 @@ def _from_files(owner, source, root, npz_files, npy_files, keys, on_bad):
     return Collection(items, keys, root, bad)
 
 
+# Collections read from manifests, keyed by the manifest's path, identity and the keys:
+# streams() on the same folder (every strategy switch, every benchmark round) reads it once.
+_FROM_MANIFEST = {}
+_FROM_MANIFEST_MAX = 64
+
+
 def _from_manifest(owner, root, manifest_path, keys):
     """A collection muxlab generated: items and their two layouts come from the manifest."""
+    try:
+        st = os.stat(manifest_path)
+    except OSError:
+        st = None
+    key = None if st is None else (os.path.realpath(manifest_path), st.st_ino, st.st_size, st.st_mtime_ns, keys)
+    found = _FROM_MANIFEST.get(key) if key is not None else None
+    if found is None or found.root != Path(root):
+        found = _read_manifest(owner, root, keys)
+        if key is not None:
+            if len(_FROM_MANIFEST) >= _FROM_MANIFEST_MAX:
+                _FROM_MANIFEST.clear()
+            _FROM_MANIFEST[key] = found
+    return found
+
+
+def _read_manifest(owner, root, keys):
     from . import fixtures
 
     manifest = fixtures.load_manifest(root, owner=owner)
