@@ -15,6 +15,7 @@ from .counters import run_counters
 from .disk import run_disk
 from .disk_scaling import run_disk_scaling
 from .engine import run_engine, run_scaling
+from .own_data import run_own_data
 from .timing import Settings
 from .workers import run_workers
 
@@ -27,8 +28,11 @@ CASES = {
     "disk": run_disk,
     "disk_scaling": run_disk_scaling,
     "workers": run_workers,
+    "own_data": run_own_data,
 }
 DEFAULT_CASES = ("engine", "activation", "counters", "scaling", "disk", "disk_scaling", "workers")
+# own_data (scan rate, corpus larger than a memory limit; needs control groups) runs on request:
+# python -m benchmarks --cases own_data
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 
 

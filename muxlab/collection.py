@@ -430,11 +430,16 @@ def _find_files(owner, source, keys):
     raise DataError(f"{owner}: {text!r} does not exist; expected a folder, a glob or a file")
 
 
-def _walk(folder, npz, npy):
+def _walk(folder, npz, npy, seen=None):
+    seen = set() if seen is None else seen
+    real = os.path.realpath(folder)
+    if real in seen:  # a symbolic link back up the tree
+        return
+    seen.add(real)
     with os.scandir(folder) as entries:
         for entry in sorted(entries, key=lambda e: e.name):
             if entry.is_dir(follow_symlinks=True):
-                _walk(entry.path, npz, npy)
+                _walk(entry.path, npz, npy, seen)
             elif entry.name.endswith(".npz"):
                 npz.append(entry.path)
             elif entry.name.endswith(".npy"):
@@ -548,8 +553,30 @@ def _from_files(owner, source, root, npz_files, npy_files, keys, on_bad):
     return Collection(items, keys, root, bad)
 
 
+# Collections read from manifests, keyed by the manifest's path, identity and the keys:
+# streams() on the same folder (every strategy switch, every benchmark round) reads it once.
+_FROM_MANIFEST = {}
+_FROM_MANIFEST_MAX = 64
+
+
 def _from_manifest(owner, root, manifest_path, keys):
     """A collection muxlab generated: items and their two layouts come from the manifest."""
+    try:
+        st = os.stat(manifest_path)
+    except OSError:
+        st = None
+    key = None if st is None else (os.path.realpath(manifest_path), st.st_ino, st.st_size, st.st_mtime_ns, keys)
+    found = _FROM_MANIFEST.get(key) if key is not None else None
+    if found is None or found.root != Path(root):
+        found = _read_manifest(owner, root, keys)
+        if key is not None:
+            if len(_FROM_MANIFEST) >= _FROM_MANIFEST_MAX:
+                _FROM_MANIFEST.clear()
+            _FROM_MANIFEST[key] = found
+    return found
+
+
+def _read_manifest(owner, root, keys):
     from . import fixtures
 
     manifest = fixtures.load_manifest(root, owner=owner)

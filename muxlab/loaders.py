@@ -1,8 +1,9 @@
 """Disk loaders: the seed's three sampling strategies, corrected, two more, and a registry.
 
-Each loader is a generator function that yields ``dict(X=..., Y=...)``
-windows of ``n`` consecutive rows of one item, forever, at offsets drawn
-uniformly from ``[0, rows - n]``. They differ in what a window costs and in
+Each loader is a generator function that yields windows of ``n``
+consecutive rows of one item, forever, at offsets drawn uniformly from
+``[0, rows - n]``: dicts with exactly the item's keys (``dict(X=..., Y=...)``
+by default; any names with ``keys=``, e.g. ``('features',)``). They differ in what a window costs and in
 what a batch the consumer still holds keeps in memory:
 
 =====================  ==================================  ==============================
@@ -37,7 +38,9 @@ comma)::
         pass
 
 The same on the ``tiny`` fixtures, where :func:`streams` builds the list from a
-collection's manifest (checking every file's headers first):
+collection (any folder of archives, a glob, a list of files, a
+:class:`muxlab.Collection`, or a folder muxlab generated), checking every
+file's headers first:
 
 >>> from muxlab import Streamer
 >>> from muxlab.fixtures import ensure, item_paths, load_manifest

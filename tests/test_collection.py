@@ -357,3 +357,9 @@ def test_scan_rate_on_20000_small_files(tmp_path):
         rates.append(len(c) / (time.perf_counter() - t0))
     assert len(c) == 20_000 and {i.rows for i in c} == {8}
     print(f"\nscan rate, 20,000 files, warm: median {sorted(rates)[1]:,.0f} files/s (runs: {', '.join(f'{r:,.0f}' for r in rates)})")
+
+
+def test_a_symbolic_link_loop_is_walked_once(tmp_path):
+    write_songs(tmp_path / "c", rows=(20, 21))
+    os.symlink(tmp_path / "c", tmp_path / "c" / "loop")
+    assert [i.rows for i in Collection.scan(tmp_path / "c", keys=("features", "labels"))] == [20, 21]
