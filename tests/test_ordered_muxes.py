@@ -44,6 +44,45 @@ def test_round_robin_modes():
     assert Counter(permuted) == Counter("abcdef" * 10)
 
 
+def test_permuted_cycle_draws_a_new_order_for_every_round():
+    n, n_rounds = 6, 40
+    items = list(RoundRobinMux([Streamer([i]) for i in range(n)], mode="permuted_cycle", random_state=0)(
+        max_iter=n * n_rounds))
+    rounds = [tuple(items[i : i + n]) for i in range(0, len(items), n)]
+    assert rounds[0] == tuple(range(n))
+    assert all(sorted(r) == list(range(n)) for r in rounds)
+    # 39 uniform draws among 720 orders: about one pair is expected to repeat (39*38/2/720), and
+    # fewer than 30 distinct orders would take at least 9 repeats (Poisson(1.03): p < 1e-6)
+    assert len(set(rounds[1:])) >= 30
+
+
+def test_shuffled_mux_retires_an_empty_activation_as_pruned_and_a_finished_one_as_exhausted():
+    events = []
+    mux = ShuffledMux(finite_streams([2, 0, 3]), random_state=0, on_event=events.append)
+    list(mux(max_iter=500))
+    retired = [e for e in events if e.kind == "retire"]
+    assert {(e.stream, e.reason, e.samples) for e in retired} == {(0, "exhausted", 2), (1, "pruned", 0),
+                                                                  (2, "exhausted", 3)}
+    r = mux.stats.retirements
+    assert r["pruned"] == 1 and r["exhausted"] == len(retired) - 1 > 100
+
+
+def test_on_error_skip_keeps_the_last_thousand_errors():
+    def failing(i):
+        raise ValueError(i)
+        yield  # a generator function: the error comes at the first next()
+
+    limit = 1000
+    for n_errors in (limit - 1, limit, limit + 1, limit + 2, limit + 3):
+        mux = ChainMux([Streamer(failing, i) for i in range(n_errors)] + [Streamer("ok")], on_error="skip")
+        assert "".join(mux) == "ok"
+        assert mux.stats.max_errors == limit
+        kept = list(range(max(0, n_errors - limit), n_errors))  # the latest ones, oldest first
+        assert [stream for stream, _ in mux.stats.errors] == kept, n_errors
+        assert [exc.args[0] for _, exc in mux.stats.errors] == kept, n_errors
+        assert mux.stats.retirements["error"] == n_errors
+
+
 @pytest.mark.timeout(10)
 def test_round_robin_cycle_of_empty_streams_ends():
     assert list(RoundRobinMux([Streamer([])] * 3, mode="cycle")) == []

@@ -2,7 +2,8 @@
 every run ends, nothing is yielded twice where it must not be, and the counters add up.
 
 Streams are finite lists of distinct items ``(stream, position)``, so every item says where it came
-from. Runs are deterministic (``derandomize=True``) and sized to keep the file under about 15 s.
+from. Runs are deterministic (the ``muxlab`` Hypothesis profile of ``conftest.py``, which also sets a
+deadline per example) and sized to keep the file under about 15 s.
 """
 
 import math
@@ -17,7 +18,6 @@ from muxlab import ChainMux, Mux, RoundRobinMux, ShuffledMux, StochasticMux
 from muxlab.lifetimes import DISTS
 
 MODES = ("with_replacement", "single_active", "exhaustive")
-SETTINGS = dict(deadline=None, derandomize=True, database=None)
 
 
 @st.composite
@@ -69,7 +69,7 @@ def check_counters(mux, items, lengths, weights):
 
 
 @pytest.mark.timeout(60)
-@settings(max_examples=600, **SETTINGS)
+@settings(max_examples=600)
 @given(setup=stochastic_setups(), max_iter=st.integers(0, 200))
 def test_stochastic_mux_runs_end_and_counters_add_up(setup, max_iter):
     in_use = Counter()
@@ -117,7 +117,7 @@ def test_stochastic_mux_runs_end_and_counters_add_up(setup, max_iter):
 
 
 @pytest.mark.timeout(60)
-@settings(max_examples=150, **SETTINGS)
+@settings(max_examples=150)
 @given(setup=stochastic_setups(), max_iter=st.integers(1, 100))
 def test_an_int_seed_repeats_every_pass(setup, max_iter):
     mux, _ = build(setup)
@@ -128,7 +128,7 @@ def test_an_int_seed_repeats_every_pass(setup, max_iter):
 
 
 @pytest.mark.timeout(60)
-@settings(max_examples=200, **SETTINGS)
+@settings(max_examples=200)
 @given(
     lengths=st.lists(st.integers(0, 6), min_size=1, max_size=6),
     data=st.data(),
@@ -151,7 +151,7 @@ def test_shuffled_mux_runs_end_and_counters_add_up(lengths, data, max_iter, seed
 
 
 @pytest.mark.timeout(60)
-@settings(max_examples=200, **SETTINGS)
+@settings(max_examples=200)
 @given(lengths=st.lists(st.integers(0, 6), min_size=1, max_size=6), max_iter=st.integers(0, 100),
        seed=st.integers(0, 2**32 - 1))
 def test_ordered_muxes_yield_exactly_their_order(lengths, max_iter, seed):
@@ -188,7 +188,7 @@ OPS = st.lists(
 
 
 @pytest.mark.timeout(60)
-@settings(max_examples=300, **SETTINGS)
+@settings(max_examples=300)
 @given(ops=OPS, seed=st.integers(0, 2**32 - 1))
 def test_live_changes_keep_slots_equal_to_k_and_counts_exact(ops, seed):
     mux = Mux(endless_streams(5), k=3, lam=4, random_state=seed)

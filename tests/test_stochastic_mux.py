@@ -174,12 +174,59 @@ def test_to_frame_has_one_row_per_stream():
     assert frame["activations"].sum() == mux.stats.activations.sum()
 
 
+def test_to_frame_active_is_the_running_pass_slots_per_stream_and_zero_after():
+    n, k = 4, 6  # more slots than streams: with replacement, a stream often holds two
+    mux = StochasticMux(endless_streams(n), k, 3, random_state=0)
+    it = iter(mux)
+    most = 0
+    for i in range(300):
+        next(it)
+        if i % 10 == 0:
+            active = mux.stats.to_frame()["active"]
+            assert active.tolist() == np.bincount(mux.stats.active, minlength=n).tolist()
+            assert active.sum() == k
+            most = max(most, active.max())
+    assert most >= 2
+    it.close()
+    assert mux.stats.to_frame()["active"].tolist() == [0] * n
+    assert mux.stats.activations.sum() > k  # so counting activations would not give the same column
+
+
+def test_stats_active_shows_the_most_recently_started_pass_still_running():
+    # exhaustive, one slot, to exhaustion: each pass runs the streams one after another, in the same
+    # (seeded) order, so a pass further on shows a different stream
+    mux = StochasticMux(finite_streams([2, 2, 2]), 1, None, mode="exhaustive", random_state=0)
+    older = iter(mux)
+    ahead = [next(older) for _ in range(3)]
+    assert mux.stats.active.tolist() == [ahead[-1][0]]
+    newer = iter(mux)
+    first = next(newer)
+    assert first[0] != ahead[-1][0]
+    assert mux.stats.running == 2
+    assert mux.stats.active.tolist() == [first[0]]
+    newer.close()
+    assert mux.stats.active.tolist() == [ahead[-1][0]]
+    older.close()
+    assert mux.stats.active.tolist() == []
+
+
 def test_retirement_reasons_are_counted():
-    mux = StochasticMux(finite_streams([0, 2, 50]), 2, 5, random_state=0, prune_empty_streams=True)
-    list(mux(max_iter=300))
+    events = []
+    mux = StochasticMux(finite_streams([0, 2, 50]), 2, 5, random_state=0, prune_empty_streams=True,
+                        on_event=events.append)
+    it = iter(mux)
+    for _ in range(300):
+        next(it)
     r = mux.stats.retirements
-    assert r["lifetime"] > 0 and r["exhausted"] > 0 and r["pruned"] >= 1
-    assert sum(r.values()) + 2 >= mux.stats.activations.sum()
+    assert r["lifetime"] > 0 and r["exhausted"] > 0
+    assert r["pruned"] == 1  # the empty stream, once: pruned streams are never activated again
+    # every activation has ended for a counted reason, but for the k still running
+    assert sum(r.values()) + len(mux.stats.active) == mux.stats.activations.sum()
+    assert Counter(e.reason for e in events if e.kind == "retire") == +Counter(r)
+    retired = [e for e in events if e.kind == "retire"]
+    assert all(e.stream == 0 and e.samples == 0 for e in retired if e.reason == "pruned")
+    assert all(e.samples > 0 for e in retired if e.reason in ("lifetime", "exhausted"))
+    it.close()
 
 
 def test_events_carry_stream_slot_time_and_counts():
@@ -293,6 +340,17 @@ def test_without_pruning_an_empty_stream_is_tried_again():
     items = list(mux(max_iter=60))
     assert len(items) == 60
     assert mux.stats.activations[0] > 1
+
+
+def test_without_pruning_an_empty_activation_retires_as_exhausted():
+    events = []
+    mux = StochasticMux(finite_streams([0, 3]), 1, None, prune_empty_streams=False, random_state=0,
+                        on_event=events.append)
+    list(mux(max_iter=60))
+    empty = [e for e in events if e.kind == "retire" and e.stream == 0]
+    assert len(empty) == mux.stats.activations[0] > 1
+    assert all(e.reason == "exhausted" and e.samples == 0 for e in empty)
+    assert mux.stats.retirements["pruned"] == 0
 
 
 def test_pruned_empty_stream_is_never_activated_again():
