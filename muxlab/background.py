@@ -353,7 +353,8 @@ class _Run:
                     if q:
                         item, release = q.popleft()
                         if release is not None:
-                            self._send(w, release)
+                            with self.lock:  # live changes may be sent from another thread
+                                self._send(w, release)
                         self.turn = (w + 1) % n
                         self.count += 1
                         return item

@@ -119,14 +119,21 @@ def compare_command(args):
         random_state=args.seed,
         memory_limit=args.memory_limit,
         progress=not args.quiet,
+        workers=args.workers,
     )
     print()
     print(result.table())
+    if result.processes is not None:
+        from .process_plots import process_table
+
+        print()
+        print(process_table(result.processes))
     out = result.save(args.out)
     import matplotlib.pyplot as plt
 
     plt.close("all")
-    print(f"\nwrote dashboard.png, summary.csv, timeline.csv and activations.csv in {out}/")
+    extra = ", processes.csv, workers.png" if result.processes is not None else ""
+    print(f"\nwrote dashboard.png, summary.csv, timeline.csv, activations.csv{extra} in {out}/")
     return 0
 
 
@@ -258,6 +265,10 @@ def build_parser():
     p.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
     p.add_argument("--out", default="muxlab-out", help="output folder (default ./muxlab-out)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--workers", type=_positive_int, default=None,
+        help="stream through N worker processes and measure the whole process tree (writes workers.png)",
+    )
     p.set_defaults(run=compare_command)
 
     p = sub.add_parser("convert", help="write one NAME.<key>.npy per array of your archives (memory-mappable)")

@@ -79,6 +79,9 @@ class Comparison:
     activations: object
     params: dict = field(default_factory=dict)
     not_run: dict = field(default_factory=dict)
+    #: With ``workers``: per strategy and process (consumer, worker 0, ...) the memory read from
+    #: ``/proc`` at the end (``anon``, ``file``, ``uss``, ``pss``, ``pss_anon``, ``pss_file``, ``peak``).
+    processes: object = None
 
     def plot(self, fig=None):
         """Draw the dashboard figure (see :func:`muxlab.plots.plot_comparison`)."""
@@ -95,6 +98,11 @@ class Comparison:
         self.activations.to_csv(out / "activations.csv", index=False)
         fig = self.plot()
         fig.savefig(out / "dashboard.png", dpi=110)
+        if self.processes is not None:
+            from .process_plots import plot_process_memory
+
+            self.processes.to_csv(out / "processes.csv", index=False)
+            plot_process_memory(self.processes).savefig(out / "workers.png", dpi=110)
         return out
 
     def table(self):
@@ -142,6 +150,7 @@ def compare(
     preset="demo",
     interval=0.01,
     progress=None,
+    workers=None,
 ):
     """Run each loader strategy in a fresh child process and measure its memory and speed.
 
@@ -183,6 +192,12 @@ def compare(
     preset : the fixture preset used when ``source`` is None.
     interval : seconds between the parent's readings of the child.
     progress : None, True (a tqdm bar) or a callable ``(strategy, done, total)``.
+    workers : int, optional
+        Run the mux through ``muxlab.background(mux, workers=workers)`` in the
+        child and measure the whole process tree: ``Comparison.processes``
+        has one row per process (consumer and workers) and ``save()`` writes
+        ``processes.csv`` and ``workers.png`` (summed and per worker). The
+        summary and timeline stay those of the consumer process.
 
     Returns
     -------
@@ -228,6 +243,9 @@ def compare(
     usable = collection.usable(n)
     params = dict(root=str(collection.root), k=k, lam=lam, n=n, max_batches=max_batches, retain=retain,
                   random_state=random_state)
+    if workers is not None:
+        params["workers"] = check_int(owner, "workers", workers, minimum=1)
+    processes = []
     report = _progress_reporter(progress, runnable, max_batches)
     rows, timelines, activations = [], [], []
     try:
@@ -262,6 +280,7 @@ def compare(
             rows.append(row)
             timelines.append(timeline.assign(strategy=strategy))
             activations.append(_activation_rows(strategy, result))
+            processes += [dict(r, strategy=strategy) for r in result.get("processes", ())]
     finally:
         report.close()
 
@@ -273,7 +292,10 @@ def compare(
     timeline = timeline[["strategy", "t", "rss", "rss_anon", "rss_file", "samples"]]
     extra = dict(cache=cache, keys=list(collection.keys), items=len(usable),
                  memory_limit=None if limit is None else memory_limit_module.format_size(limit))
-    return Comparison(summary, timeline, pd.concat(activations, ignore_index=True), dict(params, **extra), not_run)
+    comparison = Comparison(summary, timeline, pd.concat(activations, ignore_index=True), dict(params, **extra), not_run)
+    if workers is not None:
+        comparison.processes = pd.DataFrame(processes)
+    return comparison
 
 
 def _check_files(strategies, collection, n):

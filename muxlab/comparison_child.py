@@ -61,7 +61,13 @@ def run(params):
     # A consumer that reads every batch (as a training step would) and keeps the
     # last `retain` alive. The pass is left suspended, not finished, so the
     # active streams are still open when the steady state is read.
-    it = iter(mux.generate(max_batches=max_batches + 1))
+    workers = params.get("workers")
+    source = mux
+    if workers:  # the mux runs in worker processes; this process only consumes
+        from muxlab import background
+
+        source = background(mux, workers=workers)
+    it = iter(source.generate(max_batches=max_batches + 1))
     checksum = 0.0
     t0 = time.perf_counter()
     count = 0
@@ -95,7 +101,23 @@ def run(params):
         "activations": stats.activations.tolist(),
         "samples": stats.samples.tolist(),
     }
+    if workers:
+        result["processes"] = _process_rows(it)
     return result, (mux, streams, kept, it)
+
+
+def _process_rows(run):
+    """Memory of this process and its workers (``muxlab.process_tree``), each labelled with its role."""
+    import os
+
+    from muxlab import process_tree
+
+    roles = {os.getpid(): "consumer"}
+    roles.update({p.pid: f"worker {i}" for i, p in enumerate(run.procs)})
+    rows = process_tree.as_records(process_tree.tree())
+    for r in rows:
+        r["role"] = roles.get(r["pid"], "other")
+    return rows
 
 
 def main():
