@@ -5,6 +5,7 @@ from .errors import DataError, MuxlabError, ParameterError, ParameterTypeError, 
 from .knob import Knob
 from .maps import buffer_stream, cache, keras_tuples, tuples
 from .mux import ChainMux, Mux, RoundRobinMux, ShuffledMux, StochasticMux
+from .session import Session, Snapshot
 from .streamer import Streamer, streamable
 
 __version__ = "0.1.0"
@@ -22,6 +23,8 @@ __all__ = [
     "MuxlabError",
     "ParameterError",
     "ParameterTypeError",
+    "Session",
+    "Snapshot",
     "StreamError",
     "Streamer",
     "buffer_stream",
