@@ -1,6 +1,6 @@
 """Charts of what the engine and the comparison measured. They take DataFrames and draw; they never compute."""
 
-MB = 2**20
+from .units import MB
 
 
 def _new_axes(nrows, ncols, figsize):

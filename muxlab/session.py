@@ -457,13 +457,16 @@ class Session:
 
         now = time.monotonic() - self._t0
         activations, samples, active = self.counts()
-        rows = list(self._timeline)  # only the stream thread appends
-        if last is not None:
-            since = now - float(last)
-            rows = [r for r in rows if r[0] >= since]
-        memory = pd.DataFrame([r[:4] for r in rows], columns=list(_MEMORY_COLUMNS), dtype=float)
-        throughput = pd.DataFrame([(r[0], r[4], r[5]) for r in rows], columns=list(_THROUGHPUT_COLUMNS))
-        throughput = throughput.astype({"t": float, "windows_per_s": float, "samples": np.int64})
+        rows = []
+        since = -np.inf if last is None else now - float(last)
+        for row in reversed(self._timeline):  # only the stream thread appends; newest last
+            if row[0] < since:
+                break
+            rows.append(row)
+        points = np.array(rows[::-1], dtype=float).reshape(len(rows), 6)
+        memory = pd.DataFrame({name: points[:, i] for i, name in enumerate(_MEMORY_COLUMNS)})
+        throughput = pd.DataFrame({"t": points[:, 0], "windows_per_s": points[:, 4],
+                                   "samples": points[:, 5].astype(np.int64)})
         return Snapshot(
             t=now,
             strategy=self._strategy,
