@@ -472,6 +472,34 @@ def test_megabytes_are_defined_once():
     assert defined == ["units.py"]
 
 
+#: The modules of the session and the explorer, checked for reaches into other modules' private names.
+VIEW_MODULES = ("session.py", "units.py", "widgets/explorer.py", "widgets/controls.py", "widgets/live_charts.py",
+                "widgets/transports.py", "widgets/axes.py")
+
+#: Private names of other libraries that the live charts need, with the reason.
+ALLOWED_PRIVATE = {
+    ("widgets/transports.py", "_png_is_old"): "ipympl sends a fresh PNG only when its canvas says the last is old",
+    ("widgets/transports.py", "_get_backend_or_none"): "reads matplotlib's backend without choosing one",
+}
+
+
+def test_the_view_modules_reach_no_private_name_of_another():
+    import ast
+    from pathlib import Path
+
+    package = Path(muxlab.__file__).parent
+    found = []
+    for name in VIEW_MODULES:
+        tree = ast.parse((package / name).read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                found += [(name, alias.name) for alias in node.names if alias.name.startswith("_")]
+            elif isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.endswith("_"):
+                if not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")):
+                    found.append((name, node.attr))
+    assert [f for f in found if f not in ALLOWED_PRIVATE] == []
+
+
 # --------------------------------------------------------------------------- MemoryDashboard
 
 
