@@ -12,7 +12,7 @@ import math
 
 import ipywidgets as widgets
 
-__all__ = ["LABEL_WIDTH", "control_panel", "int_slider", "log_slider", "run_button", "set_running", "menu"]
+__all__ = ["LABEL_WIDTH", "control_panel", "int_slider", "log_slider", "menu", "run_button", "set_running", "widen"]
 
 #: Width of the label column: fits "lam (samples / activation)" in JupyterLab's and Voila's fonts.
 LABEL_WIDTH = "14em"
@@ -63,6 +63,26 @@ def log_slider(description, value, minimum, maximum, css_class, readout_format="
                                continuous_update=True),
         css_class,
     )
+
+
+def widen(slider, value):
+    """Stretch ``slider``'s range up to ``value``: a value set in code may lie beyond the range a person drags.
+
+    Without this a slider would clamp the value to its end and send that back.
+
+    >>> s = int_slider('k', 32, 1, 128, 'muxlab-k')
+    >>> widen(s, 300); s.max
+    300
+    >>> s = log_slider('lam', 16, 1, 256, 'muxlab-lam')
+    >>> widen(s, 1024); s.base**s.max
+    1024.0
+    """
+    if isinstance(slider, widgets.FloatLogSlider):
+        exponent = math.log(value, slider.base)
+        if exponent > slider.max:
+            slider.max = exponent
+    elif value > slider.max:
+        slider.max = value
 
 
 def menu(description, options, value, css_class):

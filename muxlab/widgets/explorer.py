@@ -6,7 +6,8 @@ under the controls, and the control goes back to the value in force); the
 session tells the explorer what changed, and the explorer moves its controls
 to match. A *refresh thread* takes a :meth:`~muxlab.Session.snapshot` every
 ``interval`` seconds while streaming (and once after each change while
-paused) and draws it: the status line, the info line and the charts.
+paused, from the start) and draws it: the status line, the info line and
+the charts.
 """
 
 import functools
@@ -22,7 +23,7 @@ from ..errors import MuxlabError, ParameterError
 from ..session import Session
 from ..units import MB
 from ..validation import check_choice, check_positive_number
-from .controls import control_panel, int_slider, log_slider, menu, run_button, set_running
+from .controls import control_panel, int_slider, log_slider, menu, run_button, set_running, widen
 from .live_charts import LiveCharts
 from .transports import make_target
 
@@ -165,6 +166,9 @@ class Explorer:
         c["run"].observe(self._on_run, names="value")
         s.observe(self._on_session)
         self.refresh()
+        r = self._refresher
+        r.thread = threading.Thread(target=self._refresh_main, name="muxlab-explorer-refresh", daemon=True)
+        r.thread.start()
         if autostart:
             self.start()
 
@@ -209,8 +213,8 @@ class Explorer:
         elif name == "error":
             self._show_error(describe(value, "streaming stopped"))
         elif name in c:
-            if name == "k" and value > c["k"].max:
-                c["k"].max = value
+            if name != "strategy":
+                widen(c[name], value)
             c[name].value = value
         self._refresher.tick.set()
 
@@ -264,7 +268,7 @@ class Explorer:
 
     @property
     def threads(self):
-        """The session's stream thread and the refresh thread (None where not started)."""
+        """The session's stream thread (None before the first start) and the refresh thread."""
         return self.session.thread, self._refresher.thread
 
     def status_text(self):
@@ -273,13 +277,9 @@ class Explorer:
         return status_line(snap.active, snap.k, snap.lam, snap.n, snap.rows, snap.samples)
 
     def start(self):
-        """Start (or resume) streaming, and the refresh thread."""
+        """Start (or resume) streaming."""
         if self._closed:
             raise MuxlabError("Explorer.start(): this explorer is closed; make a new one")
-        r = self._refresher
-        if r.thread is None:
-            r.thread = threading.Thread(target=self._refresh_main, name="muxlab-explorer-refresh", daemon=True)
-            r.thread.start()
         self.session.start()
 
     def pause(self, timeout=2.0):
