@@ -16,6 +16,7 @@ from .errors import (
 from .knob import Knob
 from .maps import buffer_stream, cache, keras_tuples, tuples
 from .mux import ChainMux, Mux, RoundRobinMux, ShuffledMux, StochasticMux
+from .session import Session, Snapshot
 from .streamer import Streamer, streamable
 
 __version__ = "0.1.0"
@@ -37,6 +38,8 @@ __all__ = [
     "NotPicklableError",
     "ParameterError",
     "ParameterTypeError",
+    "Session",
+    "Snapshot",
     "StreamError",
     "WorkerError",
     "ZMQStreamer",

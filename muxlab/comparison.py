@@ -26,6 +26,7 @@ from .collection import Collection
 from .comparison_child import PREFIX
 from .errors import DataError, DataWarning, MuxlabError, ParameterError, ParameterTypeError
 from .instrument import MemoryProbe
+from .units import MB
 from .validation import check_choice, check_int, check_positive_number
 
 CACHE_MODES = ("warm", "cold")
@@ -110,7 +111,7 @@ class Comparison:
         s = self.summary.copy()
         mb = ("peak_rss", "rss_anon", "rss_file", "uss", "rss_anon_start")
         for col in mb:
-            s[col] = (s[col] / 2**20).round(1)
+            s[col] = (s[col] / MB).round(1)
         s = s.rename(columns={c: f"{c} MB" for c in mb})
         s["windows_per_s"] = s["windows_per_s"].round(0).astype("Int64")
         s["read/window kB"] = (s["bytes_read_per_window"] / 1e3).round(1)
@@ -118,7 +119,7 @@ class Comparison:
         cols = ["strategy", "windows_per_s", "peak_rss MB", "rss_anon MB", "rss_file MB", "uss MB", "rss_anon_start MB",
                 "read/window kB", "major faults"]
         if s["memory_limit"].notna().any():
-            s["group peak MB"] = (s["group_peak"] / 2**20).round(1)
+            s["group peak MB"] = (s["group_peak"] / MB).round(1)
             s["warm windows_per_s"] = s["warm_windows_per_s"].round(0).astype("Int64")
             s["warm read/window kB"] = (s["warm_bytes_read_per_window"] / 1e3).round(1)
             s["warm major faults"] = s["warm_major_faults"].astype("Int64")

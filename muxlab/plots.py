@@ -5,9 +5,10 @@ means a strategy, in every panel; memory kinds are told apart by shade and
 hatching, not by colour.
 """
 
-MiB = 2**20
-#: Kept for code that imported it: the charts' unit is MiB (2**20 bytes).
-MB = MiB
+from .units import MB
+
+#: The charts' unit of memory (2**20 bytes), the same as :data:`muxlab.units.MB`.
+MiB = MB
 
 #: Words for the memory columns of a comparison.
 MEMORY_LABELS = {

@@ -4,7 +4,7 @@ Like :mod:`muxlab.plots`, these functions take a DataFrame and draw or
 format it; they never measure.
 """
 
-MB = 2**20
+from .units import MB
 
 
 def plot_process_memory(processes, fig=None):

@@ -72,7 +72,7 @@ def test_explorer_and_dashboard_open_on_a_user_folder(tmp_path):
     ex = Explorer(source=corpus, keys=("features", "labels"), k=2, lam=4, n=8)
     try:
         assert ex.strategy == "npz_copy" and len(ex.collection) == 3
-        assert list(ex._strategy_dropdown.options) == ["npz", "npz_copy", "npz_cached"]
+        assert list(ex.controls["strategy"].options) == ["npz", "npz_copy", "npz_cached"]
         rows = 0
         for batch in ex.mux.generate(max_batches=20):
             assert tuple(batch) == ("features", "labels")

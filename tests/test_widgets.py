@@ -1,4 +1,4 @@
-"""Widget logic without a browser: the Explorer's live parameters, threads and charts, and the MemoryDashboard."""
+"""Widget logic without a browser, through the public API: the Explorer over its Session, its charts, the MemoryDashboard."""
 
 import html
 import importlib.util
@@ -14,8 +14,10 @@ import pytest
 import muxlab
 from muxlab import fixtures
 from muxlab.errors import DataError, MuxlabError, ParameterError
-from muxlab.widgets import Explorer, MemoryDashboard
-from muxlab.widgets import charts as charts_module
+from muxlab.widgets import Explorer, MemoryDashboard, transports
+from muxlab.widgets.axes import nice_ceiling, sticky_limit
+from muxlab.widgets.live_charts import LiveCharts
+from muxlab.widgets.transports import ImageTarget
 
 # Not pytest.importorskip: importing the ipympl package makes it matplotlib's backend.
 needs_ipympl = pytest.mark.skipif(importlib.util.find_spec("ipympl") is None, reason="ipympl is not installed")
@@ -40,7 +42,9 @@ def make_explorer(tiny):
         kwargs.setdefault("n", 16)
         kwargs.setdefault("random_state", 0)
         kwargs.setdefault("charts", "image")
-        ex = Explorer(tiny if root is None else root, **kwargs)
+        if "source" not in kwargs:
+            kwargs["root"] = tiny if root is None else root
+        ex = Explorer(**kwargs)
         made.append(ex)
         return ex
 
@@ -49,7 +53,7 @@ def make_explorer(tiny):
         ex.close()
 
 
-def wait_until(condition, timeout=1.0, every=0.01):
+def wait_until(condition, timeout=3.0, every=0.01):
     """Poll ``condition`` until it is true or ``timeout`` seconds passed; return its last value."""
     deadline = time.monotonic() + timeout
     while True:
@@ -61,38 +65,58 @@ def wait_until(condition, timeout=1.0, every=0.01):
 
 def shown_status(ex):
     """The numbers of the status line as the widget shows it (the HTML widget's value)."""
-    m = STATUS.search(ex._status.value)
-    assert m, ex._status.value
+    value = ex.outputs["status"].value
+    m = STATUS.search(value)
+    assert m, value
     active, k, lam, n, rows, samples = m.groups()
     return dict(active=int(active), k=int(k), lam=float(lam), n=int(n), rows=int(rows), samples=int(samples))
+
+
+def shown_error(ex):
+    return ex.outputs["error"].value
 
 
 # --------------------------------------------------------------------------- controls
 
 
 @pytest.mark.timeout(10)
-def test_controls_carry_css_classes_and_ranges(make_explorer, tiny):
+def test_controls_carry_css_classes_ranges_and_log_scales(make_explorer, tiny):
+    import ipywidgets as widgets
+
     ex = make_explorer()
-    classes = {
-        "muxlab-k": ex._k_slider,
-        "muxlab-lam": ex._lam_slider,
-        "muxlab-n": ex._n_slider,
-        "muxlab-strategy": ex._strategy_dropdown,
-        "muxlab-run": ex._run_button,
-        "muxlab-status": ex._status,
-        "muxlab-error": ex._error_area,
-    }
-    for cls, widget in classes.items():
-        assert cls in widget._dom_classes, cls
-    # n cannot exceed the smallest item (40 rows in tiny)
+    c = ex.controls
+    for name in ("k", "lam", "n", "strategy", "run"):
+        assert f"muxlab-{name}" in c[name]._dom_classes, name
+    for name in ("status", "info", "error"):
+        assert f"muxlab-{name}" in ex.outputs[name]._dom_classes, name
+    assert isinstance(c["k"], widgets.IntSlider) and (c["k"].min, c["k"].max) == (1, 128)
+    # lam and n span orders of magnitude: log sliders, from 1 to 256 and to the smallest item (40 rows)
     smallest = min(item["rows"] for item in fixtures.load_manifest(tiny)["items"])
-    assert ex._n_slider.max == smallest == 40
-    assert list(ex._strategy_dropdown.options) == list(muxlab.loaders.STRATEGIES)
+    for name, top in (("lam", 256), ("n", smallest)):
+        slider = c[name]
+        assert isinstance(slider, widgets.FloatLogSlider) and slider.base == 2
+        assert slider.base**slider.min == 1 and slider.base**slider.max == pytest.approx(top)
+    assert list(c["strategy"].options) == list(muxlab.loaders.STRATEGIES)
+    # labels beside the controls, all in one column of the same width; sliders as wide as the panel
+    widths = {c[name].style.description_width for name in ("k", "lam", "n", "strategy")}
+    assert widths == {muxlab.widgets.controls.LABEL_WIDTH}
+    assert all(c[name].layout.width == "100%" for name in ("k", "lam", "n"))
     assert "application/vnd.jupyter.widget-view+json" in ex._repr_mimebundle_()
 
 
 @pytest.mark.timeout(10)
-def test_bad_values_raise_and_leave_the_mux_alone(make_explorer):
+def test_run_button_is_coloured_when_pressed(make_explorer):
+    ex = make_explorer()
+    run = ex.controls["run"]
+    assert (run.value, run.description, run.icon, run.button_style) == (False, "Run", "play", "success")
+    ex.start()
+    assert (run.value, run.description, run.icon, run.button_style) == (True, "Pause", "pause", "warning")
+    ex.pause()
+    assert (run.value, run.description, run.button_style) == (False, "Run", "success")
+
+
+@pytest.mark.timeout(10)
+def test_bad_values_raise_and_leave_the_mux_alone(make_explorer, tiny):
     ex = make_explorer()
     with pytest.raises(ParameterError, match="n=41"):
         ex.n = 41
@@ -100,9 +124,21 @@ def test_bad_values_raise_and_leave_the_mux_alone(make_explorer):
         ex.k = 0
     with pytest.raises(ParameterError, match="strategy='nope'"):
         ex.strategy = "nope"
+    assert "strategy=&#x27;nope&#x27;" in shown_error(ex)
     with pytest.raises(ParameterError, match="n=99"):
-        Explorer(fixtures.ensure("tiny"), n=99)
+        Explorer(tiny, n=99)
+    with pytest.raises(ParameterError, match="both given"):
+        Explorer(tiny, source=tiny)
     assert (ex.mux.k, ex.n, ex.strategy) == (4, 16, "npy_mmap")
+    assert (ex.controls["k"].value, ex.controls["n"].value, ex.controls["strategy"].value) == (4, 16, "npy_mmap")
+
+
+@pytest.mark.timeout(10)
+def test_source_and_root_are_the_same(make_explorer, tiny):
+    a = make_explorer(source=tiny)
+    b = make_explorer(tiny)
+    assert a.source == a.root == b.root == tiny
+    assert a.session.names == b.session.names
 
 
 # --------------------------------------------------------------------------- live parameters
@@ -113,20 +149,27 @@ def test_k_slider_changes_the_running_mux(make_explorer):
     ex = make_explorer(autostart=True)
     assert ex.running and wait_until(lambda: len(ex.mux.stats.active) == 4)
     ex.k = 7
-    assert ex._k_slider.value == 7 and ex.mux.k == 7
+    assert ex.controls["k"].value == 7 and ex.mux.k == ex.session.k == 7
     assert wait_until(lambda: len(ex.mux.stats.active) == 7)
     assert wait_until(lambda: shown_status(ex)["active"] == 7 and shown_status(ex)["k"] == 7)
-    ex._k_slider.value = 2  # as the front end does
+    ex.controls["k"].value = 2  # as the front end does
     assert ex.mux.k == 2 and wait_until(lambda: len(ex.mux.stats.active) == 2)
+    ex.k = 300  # beyond the slider: the slider grows
+    assert ex.controls["k"].max == ex.controls["k"].value == 300 and ex.session.k == 300
 
 
 @pytest.mark.timeout(10)
 def test_lam_slider_sets_mux_lam(make_explorer):
     ex = make_explorer(autostart=True)
     ex.lam = 4.5
-    assert ex.mux.lam == 4.5
+    assert ex.mux.lam == 4.5 and ex.controls["lam"].value == 4.5
     assert wait_until(lambda: shown_status(ex)["lam"] == 4.5)
     assert "lam=4.5 " in ex.status_text()
+    slider = ex.controls["lam"]
+    slider.value = slider.base ** (slider.min + 90 * slider.step)  # a step of the log slider: 2**4.5
+    assert ex.mux.lam == 22.6 and slider.value == 22.6  # three digits, as the readout shows
+    ex.lam = 1000  # beyond the slider: the slider grows (a clamped value would be sent back)
+    assert slider.value == pytest.approx(1000) and ex.session.lam == ex.mux.lam == 1000
 
 
 @pytest.mark.timeout(10)
@@ -134,12 +177,15 @@ def test_n_slider_changes_rows_of_the_next_batches(make_explorer):
     ex = make_explorer(autostart=True)
     assert wait_until(lambda: ex.rows == 16)
     ex.n = 33
-    assert ex._knob.value == 33
+    assert ex.session.knob.value == 33 and ex.controls["n"].value == 33
     assert wait_until(lambda: ex.rows == 33)
     before = ex.samples
     wait_until(lambda: ex.samples > before + 100)
     assert ex.rows == 33
     assert wait_until(lambda: shown_status(ex)["n"] == 33 and shown_status(ex)["rows"] == 33)
+    ex.controls["n"].value = 2**4.5  # the front end sends the log slider's value: a whole number of rows is used
+    assert ex.n == 23 and ex.controls["n"].value == 23
+    assert wait_until(lambda: ex.rows == 23)
 
 
 @pytest.mark.timeout(10)
@@ -147,6 +193,8 @@ def test_status_line_matches_the_pattern_and_follows_the_sliders(make_explorer):
     ex = make_explorer()
     assert STATUS.fullmatch(ex.status_text())
     assert shown_status(ex) == dict(active=0, k=4, lam=8.0, n=16, rows=0, samples=0)
+    ex.k = 5  # before the first start too
+    assert wait_until(lambda: shown_status(ex)["k"] == 5)
     ex.start()
     ex.k, ex.lam, ex.n = 6, 3, 20
     expected = dict(active=6, k=6, lam=3.0, n=20, rows=20)
@@ -155,10 +203,12 @@ def test_status_line_matches_the_pattern_and_follows_the_sliders(make_explorer):
     assert 0 < samples <= ex.samples
     m = STATUS.search(ex.status_text())
     assert m and int(m.group(1)) == 6
-    # while paused, a slider change still shows within a second
+    # while paused, a change still shows
     ex.pause()
     ex.lam = 12
     assert wait_until(lambda: shown_status(ex)["lam"] == 12.0)
+    ex.session.k = 3  # a change made on the session shows too
+    assert ex.controls["k"].value == 3 and wait_until(lambda: shown_status(ex)["k"] == 3)
 
 
 @pytest.mark.timeout(10)
@@ -167,32 +217,21 @@ def test_strategy_change_keeps_history(make_explorer):
     assert wait_until(lambda: ex.samples > 500)
     old = ex.mux
     before = ex.history
-    ex.strategy = "npz_copy"
-    assert ex.mux is not old and ex.mux.streamers[0].streamer is muxlab.loaders.sample_npz_copy
+    ex.controls["strategy"].value = "npz_copy"  # as the front end does
+    assert ex.strategy == "npz_copy" and ex.mux is not old
+    assert ex.mux.streamers[0].streamer is muxlab.loaders.sample_npz_copy
     assert ex.mux.k == 4 and ex.mux.lam == 8
     after = ex.history
     assert (after["samples"] >= before["samples"]).all()
     assert (after["activations"] >= before["activations"]).all()
     assert after["samples"].sum() >= before["samples"].sum() > 0
-    # the counts continue (not reset) with the new streams
     total = after["samples"].sum()
     assert wait_until(lambda: ex.history["samples"].sum() > total + 100)
-    assert wait_until(lambda: "npz_copy" in ex._info.value)
+    assert wait_until(lambda: "npz_copy" in ex.outputs["info"].value)
     ex.pause()
     assert ex.history["samples"].sum() == ex.samples  # every window drawn is counted once
-
-
-@pytest.mark.timeout(10)
-def test_strategy_change_while_paused_swaps_too(make_explorer):
-    ex = make_explorer()
-    ex.strategy = "npz_cached"  # never started: swapped at once
-    assert ex.mux.streamers[0].streamer is muxlab.loaders.sample_npz_cached
-    ex.start()
-    assert wait_until(lambda: ex.samples > 100)
-    ex.pause()
     ex.strategy = "npy_mmap"
-    assert ex.mux.streamers[0].streamer is muxlab.loaders.sample_npy_mmap
-    assert ex.history["samples"].sum() == ex.samples
+    assert ex.controls["strategy"].value == "npy_mmap" and len(ex.session.swaps) == 2
 
 
 @pytest.mark.timeout(10)
@@ -205,7 +244,10 @@ def test_a_strategy_that_cannot_be_used_is_refused_and_streaming_goes_on(make_ex
     with pytest.raises(DataError, match="item001.npz"):
         ex.strategy = "npz_copy"
     assert ex.strategy == "npy_mmap" and ex.mux is old
-    assert "item001.npz" in ex._error_area.value and "still streaming" in ex._error_area.value
+    assert "item001.npz" in shown_error(ex) and "still streaming" in shown_error(ex)
+    assert ex.outputs["error"].layout.display != "none"
+    ex.controls["strategy"].value = "npz"  # from the front end: shown, and the menu goes back
+    assert ex.controls["strategy"].value == "npy_mmap" and "&#x27;npz&#x27; cannot be used" in shown_error(ex)
     assert ex.running
     before = ex.samples
     assert wait_until(lambda: ex.samples > before + 100)
@@ -219,13 +261,13 @@ def test_pause_stops_the_counter_and_start_resumes_it(make_explorer):
     ex = make_explorer(autostart=True)
     assert wait_until(lambda: ex.samples > 500)
     ex.pause()
-    assert not ex.running and ex._run_button.value is False
+    assert not ex.running and ex.controls["run"].value is False
     frozen = ex.samples
     time.sleep(0.3)
     assert ex.samples == frozen
     assert ex.windows_per_s == 0
     ex.start()
-    assert ex.running and ex._run_button.value is True
+    assert ex.running and ex.controls["run"].value is True
     assert wait_until(lambda: ex.samples > frozen + 500)
     assert wait_until(lambda: ex.windows_per_s > 0)
 
@@ -233,11 +275,12 @@ def test_pause_stops_the_counter_and_start_resumes_it(make_explorer):
 @pytest.mark.timeout(10)
 def test_run_button_drives_streaming(make_explorer):
     ex = make_explorer()
-    ex._run_button.value = True  # a click in the front end
+    run = ex.controls["run"]
+    run.value = True  # a click in the front end
     assert ex.running and wait_until(lambda: ex.samples > 100)
-    assert ex._run_button.description == "Pause"
-    ex._run_button.value = False
-    assert not ex.running and ex._run_button.description == "Run"
+    assert run.description == "Pause"
+    run.value = False
+    assert not ex.running and run.description == "Run"
     frozen = ex.samples
     time.sleep(0.1)
     assert ex.samples == frozen
@@ -248,17 +291,21 @@ def test_paused_threads_block_without_using_cpu(make_explorer):
     ex = make_explorer(autostart=True)
     assert wait_until(lambda: ex.samples > 500)
     ex.pause()
-    # the refresh thread draws one last frame after pausing, then sleeps until the next change
-    assert wait_until(lambda: ex._ctl.refresh_parked.is_set() and not ex._ctl.tick.is_set(), timeout=3)
-    ids = {ex._stream_thread.native_id, ex._refresh_thread.native_id}
+    ids = {thread.native_id for thread in ex.threads}
+    assert len(ids) == 2
 
     def cpu():
         return sum(t.user_time + t.system_time for t in psutil.Process().threads() if t.id in ids)
 
+    def settled():  # the refresh thread draws one last frame after pausing, then sleeps until the next change
+        before = cpu()
+        time.sleep(0.1)
+        return cpu() == before
+
+    assert wait_until(settled, timeout=5)
     before = cpu()
     time.sleep(0.5)
     assert cpu() - before < 0.05  # a busy wait would use about 0.5 s
-    assert ex._ctl.idle.is_set()
 
 
 @pytest.mark.timeout(10)
@@ -269,21 +316,33 @@ def test_close_leaves_no_thread_and_closes_the_widgets(tiny):
     assert len(set(threading.enumerate()) - before) == 2
     ex.close()
     assert set(threading.enumerate()) == before
-    assert not ex.running
-    assert ex.widget.comm is None and ex._k_slider.comm is None and ex.chart_widget.comm is None
+    assert not ex.running and ex.session.stopped
+    assert ex.widget.comm is None and ex.chart_widget.comm is None
+    assert all(w.comm is None for w in [*ex.controls.values(), *ex.outputs.values()])
     with pytest.raises(MuxlabError, match="closed"):
         ex.start()
     ex.close()  # twice is fine
 
 
-@pytest.mark.timeout(10)
-def test_the_finalizer_stops_the_threads(tiny):
-    before = set(threading.enumerate())
-    ex = Explorer(tiny, k=4, lam=8, n=16, charts="image", autostart=True)
-    assert wait_until(lambda: ex.samples > 100)
-    ex._finalizer()  # what atexit (or garbage collection) runs
-    assert set(threading.enumerate()) == before
-    ex.close()
+@pytest.mark.timeout(60)
+def test_the_interpreter_exits_with_an_explorer_still_streaming(tiny):
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(
+        f"""
+        import time
+        from muxlab.widgets import Explorer
+        ex = Explorer({str(tiny)!r}, k=4, lam=8, n=16, charts='image', autostart=True)
+        while ex.samples < 100:
+            time.sleep(0.01)
+        print('exiting', flush=True)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=50)
+    assert done.returncode == 0 and done.stdout == "exiting\n", (done.stdout, done.stderr)
+    assert done.stderr == ""
 
 
 @pytest.mark.timeout(10)
@@ -296,16 +355,19 @@ def test_an_error_in_a_stream_shows_and_stops_streaming(make_explorer, tiny, tmp
     (root / "npy" / "item003.X.npy").unlink()  # the next activation of stream 3 cannot open it
     assert wait_until(lambda: not ex.running, timeout=5)
     assert isinstance(ex.error, DataError)
-    shown = ex._error_area.value
+    shown = shown_error(ex)
     assert "DataError" in shown and "item003.X.npy" in shown and html.escape(str(ex.error)) in shown
     # removed between the loader's check and its open(), it reads "reading failed (FileNotFoundError ...)"
     assert "not found" in shown or "No such file" in shown
-    assert ex._error_area.layout.display != "none"
-    assert ex._run_button.value is False
+    assert ex.outputs["error"].layout.display != "none"
+    assert ex.controls["run"].value is False
     frozen = ex.samples
     time.sleep(0.2)
     assert ex.samples == frozen
-    assert ex._stream_thread.is_alive()  # parked, ready for another start
+    assert ex.session.thread.is_alive()  # parked, ready for another start
+    (root / "npy" / "item003.X.npy").symlink_to(tiny / "npy" / "item003.X.npy")
+    ex.start()  # the error goes away with a new start
+    assert shown_error(ex) == "" and ex.outputs["error"].layout.display == "none"
 
 
 # --------------------------------------------------------------------------- charts
@@ -315,19 +377,27 @@ def test_an_error_in_a_stream_shows_and_stops_streaming(make_explorer, tiny, tmp
 def test_image_charts_render_png_frames(make_explorer):
     ex = make_explorer(autostart=True, interval=0.05)
     assert ex.chart_kind == "image"
-    assert wait_until(lambda: ex._charts.frames >= 3, timeout=3)
+    assert wait_until(lambda: ex.charts.frames >= 3, timeout=3)
     png = bytes(ex.chart_widget.value)
     assert png.startswith(PNG_MAGIC) and len(png) > 5000
     from PIL import Image
 
     image = Image.open(io.BytesIO(png))
     assert image.size == ex.figure.canvas.get_width_height(physical=True)
-    assert wait_until(lambda: len(ex._timeline) >= 2)
+    assert wait_until(lambda: len(ex.timeline) >= 2)
     timeline = ex.timeline
+    assert list(timeline.columns) == ["t", "rss", "rss_anon", "rss_file", "windows_per_s", "samples"]
     assert (timeline["rss"] > 0).all() and (timeline["rss_anon"] > 0).all()
-    # the bars show the explorer's history
-    heights = ex._charts._verts["samples"][:, 1, 1]
-    assert heights.sum() > 0
+    # the bars show the session's history
+    assert wait_until(lambda: ex.charts.heights("samples").sum() > 0)
+
+
+def fake_timelines(now):
+    import numpy as np
+
+    t = now - np.arange(50)[::-1] * 0.25
+    memory = {key: np.linspace(1, 3, 50) * 2**20 for key in ("rss", "rss_anon", "rss_file")}
+    return {"t": t, **memory}, {"t": t, "windows_per_s": np.linspace(0, 5e4, 50)}
 
 
 @pytest.mark.timeout(10)
@@ -335,21 +405,27 @@ def test_blitted_frames_equal_full_draws():
     """Redrawing only the panels whose limits changed gives the same pixels as a full draw."""
     import numpy as np
 
-    now = time.monotonic()
-    timeline = {key: np.linspace(1, 3, 50) * 2**20 for key in ("rss", "rss_anon", "rss_file")}
-    timeline.update(t=now - np.arange(50)[::-1] * 0.25, rate=np.linspace(0, 5e4, 50))
-    blitted = charts_module.LiveCharts(8)
-    target = charts_module.ImageTarget(blitted)
+    memory, throughput = fake_timelines(100.0)
+    blitted = LiveCharts(8)
+    target = ImageTarget(blitted)
     for i in range(6):
         counts = np.arange(8) * 5**i
-        target.show(lambda c: c.update(counts, counts * 16, [1, 2], timeline, now))
+        target.show(lambda c: c.update(counts, counts * 16, [1, 2], memory, throughput, 100.0))
     assert blitted.full_draws == 1 and blitted.panel_draws >= 5
-    fresh = charts_module.LiveCharts(8)
-    other = charts_module.ImageTarget(fresh)
-    other.show(lambda c: c.update(counts, counts * 16, [1, 2], timeline, now))
+    fresh = LiveCharts(8)
+    other = ImageTarget(fresh)
+    other.show(lambda c: c.update(counts, counts * 16, [1, 2], memory, throughput, 100.0))
     assert target.widget.value == other.widget.value
+    np.testing.assert_array_equal(fresh.heights("activations"), counts)
     target.close()
     other.close()
+
+
+@pytest.mark.timeout(10)
+def test_y_limits_move_in_round_steps():
+    assert [nice_ceiling(v) for v in (0.5, 3, 7, 11, 999, 1001)] == [1, 5, 10, 20, 1000, 2000]
+    assert sticky_limit(None, 60) == 100 and sticky_limit(100, 60) == 100
+    assert sticky_limit(100, 130) == 200 and sticky_limit(100, 3) == 5
 
 
 @needs_ipympl
@@ -358,17 +434,18 @@ def test_ipympl_charts_draw_when_the_front_end_asks(make_explorer):
     ex = make_explorer(autostart=True, charts="ipympl", interval=0.05)
     from ipympl.backend_nbagg import Canvas
 
+    target = ex.chart_target
     assert ex.chart_kind == "ipympl" and isinstance(ex.chart_widget, Canvas)
     assert ex.figure.canvas is ex.chart_widget
     assert "muxlab-charts" in ex.chart_widget._dom_classes
-    assert wait_until(lambda: ex._target.draw_requests >= 1)
-    requests = ex._target.draw_requests
+    assert wait_until(lambda: target.draw_requests >= 1)
+    requests = target.draw_requests
     time.sleep(0.2)
-    assert ex._target.draw_requests == requests  # no new request while one is outstanding
+    assert target.draw_requests == requests  # no new request while one is outstanding
     ex.chart_widget.draw()  # the front end's answer to draw_idle
-    assert ex._charts.frames >= 1
-    assert ex._charts._verts["samples"][:, 1, 1].sum() > 0
-    assert wait_until(lambda: ex._target.draw_requests > requests)
+    assert ex.charts.frames >= 1
+    assert ex.charts.heights("samples").sum() > 0
+    assert wait_until(lambda: target.draw_requests > requests)
 
 
 @pytest.mark.timeout(10)
@@ -382,8 +459,49 @@ def test_auto_charts_follow_the_matplotlib_backend(make_explorer, monkeypatch):
     make_explorer(charts="ipympl")
     assert matplotlib.rcParams._get_backend_or_none() == backend  # using ipympl did not make it the backend
     assert make_explorer(charts="auto").chart_kind == "image"
-    monkeypatch.setattr(charts_module, "ipympl_active", lambda: True)
+    monkeypatch.setattr(transports, "ipympl_active", lambda: True)
     assert make_explorer(charts="auto").chart_kind == "ipympl"
+
+
+# --------------------------------------------------------------------------- one place per idea
+
+
+def test_megabytes_are_defined_once():
+    """MB lives in muxlab.units; charts, plots and widgets import it."""
+    from pathlib import Path
+
+    package = Path(muxlab.__file__).parent
+    defined = [p.relative_to(package).as_posix() for p in package.rglob("*.py")
+               if re.search(r"^MB\s*=", p.read_text(), re.M)]
+    assert defined == ["units.py"]
+
+
+#: The modules of the session and the explorer, checked for reaches into other modules' private names.
+VIEW_MODULES = ("session.py", "units.py", "widgets/explorer.py", "widgets/controls.py", "widgets/live_charts.py",
+                "widgets/transports.py", "widgets/axes.py")
+
+#: Private names of other libraries that the live charts need, with the reason.
+ALLOWED_PRIVATE = {
+    ("widgets/transports.py", "_png_is_old"): "ipympl sends a fresh PNG only when its canvas says the last is old",
+    ("widgets/transports.py", "_get_backend_or_none"): "reads matplotlib's backend without choosing one",
+}
+
+
+def test_the_view_modules_reach_no_private_name_of_another():
+    import ast
+    from pathlib import Path
+
+    package = Path(muxlab.__file__).parent
+    found = []
+    for name in VIEW_MODULES:
+        tree = ast.parse((package / name).read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                found += [(name, alias.name) for alias in node.names if alias.name.startswith("_")]
+            elif isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.endswith("_"):
+                if not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")):
+                    found.append((name, node.attr))
+    assert [f for f in found if f not in ALLOWED_PRIVATE] == []
 
 
 # --------------------------------------------------------------------------- MemoryDashboard

@@ -1,4 +1,4 @@
-"""Run a Voila server for a browser test: a free port on 127.0.0.1, its own process group, a clean stop.
+"""Run a Voila or JupyterLab server for a browser test: a free port on 127.0.0.1, its own process group, a clean stop.
 
 Voila starts each page's kernel in a session of its own (jupyter_client does
 that so it can interrupt it), so stopping Voila's process group does not reach
@@ -82,9 +82,9 @@ class VoilaServer:
         while not listening(self.port):
             problem = None
             if self.process.poll() is not None:
-                problem = f"voila exited with code {self.process.returncode} before listening on {self.url}"
+                problem = f"{self.command()[2]} exited with code {self.process.returncode} before listening on {self.url}"
             elif time.monotonic() > deadline:
-                problem = f"voila did not listen on {self.url} within {self.start_timeout:.0f} s"
+                problem = f"{self.command()[2]} did not listen on {self.url} within {self.start_timeout:.0f} s"
             if problem:
                 tail = self.log_tail()
                 self.stop()
@@ -162,6 +162,51 @@ class VoilaServer:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+class LabServer(VoilaServer):
+    """``jupyter lab`` serving ``root`` on ``127.0.0.1:<free port>`` without a token; a context manager.
+
+    Everything JupyterLab writes (settings, workspaces, runtime files,
+    configuration) goes under ``state``, never into the home directory; it
+    checks for no update and fetches no news. The page exposes the
+    application as ``window.jupyterapp``.
+    """
+
+    def __init__(self, root, log_path, state, env=None, **kwargs):
+        self.root = Path(root)
+        self.state = Path(state)
+        for sub in ("config", "runtime", "settings", "workspaces"):
+            (self.state / sub).mkdir(parents=True, exist_ok=True)
+        # No "get notified about Jupyter news?" toast over the page, and no fetch of the news feed.
+        news = self.state / "settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+        news.parent.mkdir(parents=True, exist_ok=True)
+        news.write_text('{"fetchNews": "false"}')
+        env = {"JUPYTER_CONFIG_DIR": str(self.state / "config"), "JUPYTER_RUNTIME_DIR": str(self.state / "runtime"),
+               "JUPYTERLAB_SETTINGS_DIR": str(self.state / "settings"),
+               "JUPYTERLAB_WORKSPACES_DIR": str(self.state / "workspaces"), **(env or {})}
+        super().__init__(self.root, log_path, env=env, cwd=self.root, **kwargs)
+        self.url = f"http://{HOST}:{self.port}/lab"
+
+    def command(self):
+        return [
+            sys.executable, "-m", "jupyterlab",
+            "--no-browser",
+            f"--ServerApp.ip={HOST}",
+            f"--ServerApp.port={self.port}",
+            "--ServerApp.port_retries=0",
+            f"--ServerApp.root_dir={self.root}",
+            "--IdentityProvider.token=",
+            "--ServerApp.password=",
+            "--ServerApp.allow_root=True",  # CI runs as root
+            "--ServerApp.terminals_enabled=False",
+            "--LabApp.expose_app_in_browser=True",
+            "--LabApp.extension_manager=readonly",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            "--LabApp.news_url=",
+            f"--LabApp.user_settings_dir={self.state / 'settings'}",
+            f"--LabApp.workspaces_dir={self.state / 'workspaces'}",
+        ]
 
 
 def _running(p):

@@ -13,11 +13,11 @@ from pathlib import Path
 from .. import fixtures, loaders
 from ..comparison import CACHE_MODES, compare
 from ..errors import MuxlabError
+from ..units import MB
 from ..validation import check_choice, check_int, check_positive_number
 
 __all__ = ["MemoryDashboard"]
 
-MB = 2**20
 
 #: Summary columns shown in the table: (column, heading, scale).
 TABLE_COLUMNS = (

@@ -6,57 +6,16 @@ share of the time the stream thread needs. So the panels are drawn by
 blitting: the axes, ticks and labels are drawn once into a background, and
 each frame restores it and draws only the bars and lines (a few ms). The
 background is redrawn only when an axis limit changes, and limits move in
-steps (1, 2, 5 x 10^k) so that happens rarely.
-
-Two ways to show the figure:
-
-- :class:`ImageTarget`: an Agg figure (not registered with pyplot) rendered
-  to PNG bytes in the refresh thread and put into an ``ipywidgets.Image``.
-- :class:`IpymplTarget`: the figure's canvas is an ipympl ``Canvas`` widget
-  (``%matplotlib widget``); the refresh thread calls ``draw_idle()`` and the
-  canvas draws when the front end asks for it, in the kernel's main thread.
+steps (1, 2, 5 x 10^k, :mod:`muxlab.widgets.axes`) so that happens rarely.
+How a frame reaches the page is :mod:`muxlab.widgets.transports`.
 """
 
-import io
-import math
 import threading
-import time
-import warnings
 
 import numpy as np
 
-MB = 2**20
-
-#: Colour of the bars of streams active now, and of the others.
-ACTIVE_COLOR = "tab:orange"
-IDLE_COLOR = "tab:blue"
-
-
-def nice_ceiling(value):
-    """Return the smallest of 1, 2, 5, 10, 20, 50, ... that is >= ``value`` (1 for value <= 1).
-
-    >>> [nice_ceiling(v) for v in (0, 1, 1.5, 3, 7, 11, 999, 1001)]
-    [1, 1, 2, 5, 10, 20, 1000, 2000]
-    """
-    if not value > 1:
-        return 1
-    exp = math.floor(math.log10(value))
-    for step in (1, 2, 5, 10):
-        top = step * 10**exp
-        if top >= value:
-            return top
-    return 10 ** (exp + 1)  # pragma: no cover - the loop always returns
-
-
-def sticky_limit(top, value, shrink=5):
-    """Return a y-axis top for ``value``: keep ``top`` unless ``value`` exceeds it or fell below ``top/shrink``.
-
-    >>> sticky_limit(100, 60), sticky_limit(100, 130), sticky_limit(100, 3)
-    (100, 200, 5)
-    """
-    if top is None or value > top or value * shrink < top:
-        return nice_ceiling(value * 1.05)
-    return top
+from ..units import ACTIVE_COLOR, IDLE_COLOR, MB, MEMORY_COLORS, MEMORY_LABELS, THROUGHPUT_COLOR, THROUGHPUT_LABEL
+from .axes import sticky_limit
 
 
 class LiveCharts:
@@ -118,12 +77,11 @@ class LiveCharts:
             ax.tick_params(labelsize="small")
             ax.grid(alpha=0.3)
         self.lines = {
-            "rss": ax_mem.plot([], [], color="black", label="RSS")[0],
-            "rss_anon": ax_mem.plot([], [], color="tab:red", label="anonymous")[0],
-            "rss_file": ax_mem.plot([], [], color="tab:green", label="file-backed")[0],
-            "rate": ax_rate.plot([], [], color="tab:purple")[0],
+            key: ax_mem.plot([], [], color=MEMORY_COLORS[key], label=MEMORY_LABELS[key])[0]
+            for key in ("rss", "rss_anon", "rss_file")
         }
-        ax_rate.set_title("throughput (windows / s)", fontsize="medium")
+        self.lines["rate"] = ax_rate.plot([], [], color=THROUGHPUT_COLOR)[0]
+        ax_rate.set_title(f"throughput ({THROUGHPUT_LABEL})", fontsize="medium")
         # Above the panel, beside its title, so the lines never cover it and it stays in the static
         # background (text is the slow part of a draw). Made before the lines are set animated: a
         # legend copies its handles' properties, 'animated' included.
@@ -149,13 +107,14 @@ class LiveCharts:
             self._tops[key] = top
             self.axes[key].set_ylim(0, top)
 
-    def update(self, activations, samples, active, timeline, now):
+    def update(self, activations, samples, active, memory, throughput, now):
         """Move the artists to new data.
 
         ``activations``, ``samples``: per-stream counts; ``active``: the
-        stream indices of the active slots; ``timeline``: a dict of equal
-        length arrays ``t`` (seconds, same clock as ``now``), ``rss``,
-        ``rss_anon``, ``rss_file`` (bytes) and ``rate`` (windows/s).
+        stream indices of the active slots; ``memory``: columns ``t``
+        (seconds, same clock as ``now``), ``rss``, ``rss_anon``, ``rss_file``
+        (bytes); ``throughput``: columns ``t`` and ``windows_per_s`` (a
+        DataFrame or a dict of arrays each).
         """
         is_active = np.zeros(self.n_streams, dtype=bool)
         if len(active):
@@ -167,19 +126,29 @@ class LiveCharts:
         self.bars["activations"].set_facecolor(self._colors[is_active.astype(np.intp)])
         self._set_top("activations", max(np.max(activations, initial=0), 1))
         self._set_top("samples", max(np.max(samples, initial=0), 1))
-        t = np.asarray(timeline["t"], dtype=float) - now
+        t = np.asarray(memory["t"], dtype=float) - now
         keep = t >= -self.window - 1
-        t = t[keep]
         peak_mem = 1.0
         for key in ("rss", "rss_anon", "rss_file"):
-            values = np.asarray(timeline[key], dtype=float)[keep] / MB
-            self.lines[key].set_data(t, values)
+            values = np.asarray(memory[key], dtype=float)[keep] / MB
+            self.lines[key].set_data(t[keep], values)
             if values.size:
                 peak_mem = max(peak_mem, float(np.nanmax(values, initial=0)))
-        rate = np.asarray(timeline["rate"], dtype=float)[keep]
-        self.lines["rate"].set_data(t, rate)
+        t = np.asarray(throughput["t"], dtype=float) - now
+        keep = t >= -self.window - 1
+        rate = np.asarray(throughput["windows_per_s"], dtype=float)[keep]
+        self.lines["rate"].set_data(t[keep], rate)
         self._set_top("memory", peak_mem)
         self._set_top("rate", max(float(np.nanmax(rate, initial=0)), 1) if rate.size else 1)
+
+    def update_from(self, snapshot):
+        """Move the artists to what a :class:`muxlab.Snapshot` holds."""
+        self.update(snapshot.activations, snapshot.stream_samples, snapshot.active_streams, snapshot.memory,
+                    snapshot.throughput, snapshot.t)
+
+    def heights(self, key):
+        """The heights of the bars of ``key`` (``'activations'`` or ``'samples'``) as drawn now."""
+        return self._verts[key][:, 1, 1].copy()
 
     # -- drawing ----------------------------------------------------------------
     def _quadrants(self, renderer):
@@ -245,150 +214,3 @@ class LiveCharts:
     def invalidate(self):
         """Forget the cached background (the next frame is drawn in full)."""
         self._background = None
-
-
-class ImageTarget:
-    """Show :class:`LiveCharts` in an ``ipywidgets.Image``, rendering PNG bytes with Agg in the calling thread."""
-
-    kind = "image"
-
-    def __init__(self, charts):
-        import ipywidgets as widgets
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-        self.charts = charts
-        self.canvas = FigureCanvasAgg(charts.figure)
-        w, h = self.canvas.get_width_height()
-        self.widget = widgets.Image(format="png", layout=widgets.Layout(width=f"{w}px", max_width="100%"))
-        self.widget.add_class("muxlab-charts")
-        self.last_seconds = 0.0
-
-    def show(self, update):
-        """Apply ``update`` (a callable taking the charts) and put the new frame into the widget."""
-        from PIL import Image
-
-        t0 = time.perf_counter()
-        with self.charts.lock:
-            update(self.charts)
-            self.charts.render(self.canvas)
-            w, h = self.canvas.get_width_height(physical=True)
-            frame = Image.frombuffer("RGBA", (w, h), self.canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
-            png = io.BytesIO()
-            frame.convert("RGB").save(png, format="png", compress_level=1)
-        self.widget.value = png.getvalue()
-        self.last_seconds = time.perf_counter() - t0
-        return True
-
-    def close(self):
-        self.widget.close()
-
-
-class IpymplTarget:
-    """Show :class:`LiveCharts` on an ipympl ``Canvas`` widget, drawn when the front end asks.
-
-    The refresh thread hands over an update with :meth:`show`, which calls
-    ``draw_idle()`` unless a draw it asked for is still outstanding; the
-    canvas's ``draw`` (replaced on the instance) applies the latest update and
-    blits, in whichever thread the front end's request arrives (the kernel's
-    main thread), so matplotlib is only touched under the charts' lock.
-    """
-
-    kind = "ipympl"
-
-    #: Ask again if the front end has not drawn within this many seconds (e.g. not displayed yet).
-    retry_after = 2.0
-
-    def __init__(self, charts):
-        backend = import_ipympl_backend()
-        Canvas, FigureManager = backend.Canvas, backend.FigureManager
-
-        self.charts = charts
-        self.canvas = Canvas(charts.figure)
-        with warnings.catch_warnings():  # ipympl's Toolbar passes its canvas on to traitlets, which warns
-            warnings.filterwarnings("ignore", "Passing unrecognized arguments", DeprecationWarning)
-            self.manager = FigureManager(self.canvas, 0)
-        self.canvas.header_visible = False
-        self.canvas.footer_visible = False
-        self.canvas.resizable = False
-        self.canvas.toolbar_visible = False
-        self.canvas.add_class("muxlab-charts")
-        self.widget = self.canvas
-        self._pending_update = None
-        self._requested_at = None
-        self.draw_requests = 0
-        self.last_seconds = 0.0
-        self.canvas.draw = self._draw  # the instance's draw: blit under the lock
-
-    def show(self, update):
-        """Queue ``update`` for the next draw and ask the front end to draw (once at a time)."""
-        with self.charts.lock:
-            self._pending_update = update
-        now = time.monotonic()
-        if self._requested_at is not None and now - self._requested_at < self.retry_after:
-            return False
-        self._requested_at = now
-        self.draw_requests += 1
-        self.canvas.draw_idle()
-        return True
-
-    def _draw(self):
-        t0 = time.perf_counter()
-        canvas = self.canvas
-        with self.charts.lock:
-            update, self._pending_update = self._pending_update, None
-            if update is not None:
-                update(self.charts)
-            self.charts.render(canvas)
-        canvas._png_is_old = True
-        canvas.manager.refresh_all()
-        self._requested_at = None
-        self.last_seconds = time.perf_counter() - t0
-
-    def close(self):
-        toolbar = getattr(self.manager, "toolbar", None)
-        if toolbar is not None:
-            toolbar.close()
-        self.canvas.close()
-
-
-def import_ipympl_backend():
-    """Import ``ipympl.backend_nbagg`` without letting it become matplotlib's backend.
-
-    Importing the ``ipympl`` package calls ``matplotlib.use('module://ipympl.backend_nbagg')``
-    when matplotlib is loaded, which would also close every open pyplot figure.
-    The explorer only needs its Canvas widget, so that call is skipped.
-    """
-    import sys
-
-    if "ipympl.backend_nbagg" in sys.modules:
-        return sys.modules["ipympl.backend_nbagg"]
-    import matplotlib
-
-    use = matplotlib.use
-    matplotlib.use = lambda *args, **kwargs: None
-    try:
-        import ipympl.backend_nbagg as backend
-    finally:
-        matplotlib.use = use
-    return backend
-
-
-def ipympl_active():
-    """True if matplotlib's backend is ipympl (``%matplotlib widget``), without choosing a backend."""
-    import matplotlib
-
-    getter = getattr(matplotlib.rcParams, "_get_backend_or_none", None)
-    backend = getter() if getter is not None else matplotlib.rcParams.get("backend")
-    if not isinstance(backend, str):
-        return False
-    backend = backend.lower()
-    return "ipympl" in backend or backend == "widget"
-
-
-def make_target(charts, kind="auto"):
-    """Return the display target for ``charts``: ``'ipympl'``, ``'image'``, or ``'auto'`` (ipympl if active)."""
-    if kind == "auto":
-        kind = "ipympl" if ipympl_active() else "image"
-    if kind == "ipympl":
-        return IpymplTarget(charts)
-    return ImageTarget(charts)
