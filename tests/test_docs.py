@@ -103,6 +103,12 @@ def test_user_guide_lists_every_notebook_in_order():
     assert listed == numbered_notebooks(), "docs/index.md's user guide must list notebooks/NN_*.ipynb in order"
 
 
+def test_docs_command_refuses_to_serve_what_was_not_built(tmp_path, capsys):
+    assert cli.main(["docs", "--no-build", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "--no-build" in err and str(tmp_path) in err and "index.html" in err
+
+
 def local_only(blocked):
     """A ``page.route`` handler: requests to 127.0.0.1/localhost go on, any other is aborted and noted."""
 
