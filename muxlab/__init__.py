@@ -1,7 +1,15 @@
 """muxlab: understand and measure how training data is streamed from disk."""
 
 from .comparison import Comparison, compare
-from .errors import DataError, MuxlabError, NotPicklableError, ParameterError, ParameterTypeError, StreamError
+from .errors import (
+    DataError,
+    MissingKeyError,
+    MuxlabError,
+    NotPicklableError,
+    ParameterError,
+    ParameterTypeError,
+    StreamError,
+)
 from .knob import Knob
 from .maps import buffer_stream, cache, keras_tuples, tuples
 from .mux import ChainMux, Mux, RoundRobinMux, ShuffledMux, StochasticMux
@@ -19,6 +27,7 @@ __all__ = [
     "StochasticMux",
     "DataError",
     "Knob",
+    "MissingKeyError",
     "MuxlabError",
     "NotPicklableError",
     "ParameterError",
