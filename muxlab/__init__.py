@@ -6,6 +6,7 @@ from .collection import Collection
 from .errors import (
     DataError,
     DataWarning,
+    MissingKeyError,
     MuxlabError,
     NotPicklableError,
     ParameterError,
@@ -34,6 +35,7 @@ __all__ = [
     "DataError",
     "DataWarning",
     "Knob",
+    "MissingKeyError",
     "MuxlabError",
     "NotPicklableError",
     "ParameterError",

@@ -24,6 +24,13 @@ class DataError(MuxlabError, ValueError):
     """A data item or a data file is not usable (missing, malformed, too short)."""
 
 
+class MissingKeyError(DataError, KeyError):
+    """A data item lacks a key it was asked for: a :class:`DataError` that is also a ``KeyError``."""
+
+    def __str__(self):
+        return Exception.__str__(self)  # not KeyError's, which quotes the message
+
+
 class StreamError(MuxlabError):
     """A stream cannot be iterated the way it was asked to (e.g. cycling an empty stream)."""
 

@@ -8,9 +8,10 @@ read. To get a re-startable stream, wrap the map in a ``Streamer``, which calls
 it anew on each activation:
 
 >>> from muxlab import Streamer
->>> batches = Streamer(buffer_stream, Streamer(range, 5), 2, partial=True)
->>> [b.tolist() for b in batches]
-[[0, 1], [2, 3], [4]]
+>>> items = [{'x': np.array([i])} for i in range(5)]
+>>> batches = Streamer(buffer_stream, items, 2, partial=True)
+>>> [b['x'].tolist() for b in batches]
+[[[0], [1]], [[2], [3]], [[4]]]
 """
 
 import math
@@ -20,7 +21,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .errors import DataError, ParameterError, ParameterTypeError
+from .errors import DataError, MissingKeyError, ParameterError, ParameterTypeError
 from .random_state import RandomSource
 from .validation import check_int
 
@@ -33,9 +34,11 @@ _DRAW_BLOCK = 1024
 def buffer_stream(stream, buffer_size, partial=False, axis=None):
     """Group every ``buffer_size`` consecutive items of ``stream`` into one batch.
 
-    Items are dicts of arrays (all with the same keys), or arrays or scalars.
-    A dict batch has the items' keys, each holding the items' values stacked
-    along a new leading axis (``axis=None``) or concatenated along ``axis``.
+    Items are dicts of arrays (all with the same keys), as in pescador, or
+    numpy arrays. A dict batch has the items' keys, each holding the items'
+    values stacked along a new leading axis (``axis=None``) or concatenated
+    along ``axis``. Other items (numbers, lists, tuples) are not data:
+    they raise :class:`~muxlab.DataError`, as in pescador.
 
     Parameters
     ----------
@@ -62,10 +65,11 @@ def buffer_stream(stream, buffer_size, partial=False, axis=None):
     ParameterError, ParameterTypeError
         At call time, if an argument is not accepted.
     DataError
-        When a batch is built from items that do not fit together: dicts
-        with different keys, dicts mixed with non-dicts, or values whose
-        shapes cannot be stacked or concatenated. Items are numbered from 0
-        in stream order in the message.
+        When a batch is built from items that are not data (neither a dict
+        nor a numpy array) or that do not fit together: dicts with different
+        keys, dicts mixed with arrays, or values whose shapes cannot be
+        stacked or concatenated. Items are numbered from 0 in stream order in
+        the message.
 
     Examples
     --------
@@ -122,13 +126,18 @@ def _stack(batch, axis, start):
                     f"expected every item of a batch to have the same keys"
                 )
         return {key: _join([item[key] for item in batch], axis, start, key) for key in keys}
-    for offset in range(1, len(batch)):
+    for offset in range(len(batch)):
         item = batch[offset]
         if isinstance(item, Mapping):
             raise DataError(
                 f"buffer_stream: stream item {start + offset} is a dict with keys {_show(list(item.keys()))}, "
                 f"but item {start} (the first of its batch) is a {type(head).__name__}; "
                 f"expected all items to be dicts or all to be arrays"
+            )
+        if not isinstance(item, (np.ndarray, np.generic)):
+            raise DataError(
+                f"buffer_stream: stream item {start + offset} is {_show(item)} ({type(item).__name__}), "
+                f"which is not data; expected a dict of arrays or a numpy array (wrap it with np.asarray)"
             )
     return _join(batch, axis, start, None)
 
@@ -167,9 +176,12 @@ def tuples(stream, *keys):
     ------
     ParameterError
         At call time, if no key is given.
-    DataError
+    MissingKeyError
         When an item lacks one of the keys (the message names the key and
-        the item's keys) or cannot be indexed by key at all.
+        the item's keys). It is a ``DataError`` and also a ``KeyError``, the
+        exception pescador raises there.
+    DataError
+        When an item cannot be indexed by key at all.
 
     Examples
     --------
@@ -214,8 +226,11 @@ def keras_tuples(stream, inputs=None, outputs=None):
     ParameterTypeError
         At call time, if ``inputs`` or ``outputs`` is not None, a str or a
         list of str.
+    MissingKeyError
+        When an item lacks one of the keys: a ``DataError`` that is also a
+        ``KeyError``, as in pescador.
     DataError
-        When an item lacks one of the keys or cannot be indexed by key.
+        When an item cannot be indexed by key at all.
 
     Examples
     --------
@@ -264,11 +279,11 @@ def cache(stream, n_cache, prob=0.5, random_state=None):
         The items to cache.
     n_cache : int >= 1
         The size of the cache.
-    prob : float in [0, 1], default=0.5
+    prob : float in (0, 1], default=0.5
         The probability of taking a fresh item at each step once the cache
-        is full. ``prob=1`` gives ``stream`` back unchanged; ``prob=0`` never
-        reads past the first ``n_cache`` items and so never ends once the
-        cache is full.
+        is full. ``prob=1`` gives ``stream`` back unchanged. ``prob=0`` is
+        refused (as in pescador): it would never read past the first
+        ``n_cache`` items, so the cached stream would never end.
     random_state : None, int, numpy.random.Generator or numpy.random.RandomState
         The source of the coin flips and cache slots (see
         :class:`muxlab.random_state.RandomSource`). The same int seed gives
@@ -299,7 +314,7 @@ def cache(stream, n_cache, prob=0.5, random_state=None):
     owner = "cache"
     items = _iterate(owner, stream)
     n_cache = check_int(owner, "n_cache", n_cache, minimum=1)
-    prob = _check_probability(owner, "prob", prob)
+    prob = _check_probability(owner, "prob", prob, zero=False)
     source = RandomSource(random_state, owner=owner)
     return _cache(items, n_cache, prob, source)
 
@@ -356,13 +371,18 @@ def _check_axis(owner, axis):
     return int(axis)
 
 
-def _check_probability(owner, name, value):
-    accepted = "a number between 0 and 1 (inclusive)"
+def _check_probability(owner, name, value, zero=True):
+    accepted = "a number in [0, 1]" if zero else "a number in (0, 1]"
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ParameterTypeError(f"{owner}: {name}={_show(value)} is a {type(value).__name__}; expected {accepted}")
     value = float(value)
     if not (math.isfinite(value) and 0.0 <= value <= 1.0):
         raise ParameterError(f"{owner}: {name}={value!r} is out of range; expected {accepted}")
+    if value == 0.0 and not zero:
+        raise ParameterError(
+            f"{owner}: {name}=0.0 would never take a fresh item once the cache is full, so the stream "
+            f"would never end; expected {accepted}"
+        )
     return value
 
 
@@ -388,7 +408,7 @@ def _pick(owner, item, keys, index):
         try:
             values.append(item[key])
         except KeyError:
-            raise DataError(
+            raise MissingKeyError(
                 f"{owner}: stream item {index} has no key {key!r}; its keys are {_keys_of(item)}"
             ) from None
         except (TypeError, IndexError, ValueError) as exc:

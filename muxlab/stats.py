@@ -105,6 +105,15 @@ class MuxStats:
                     self._samples[i] += v
             self._passes.remove(state)
 
+    def _grow(self, n_streams):
+        """Count ``n_streams`` streams from now on (a ChainMux over a stream of streamers meets them as it goes)."""
+        with self._lock:
+            extra = n_streams - self.n_streams
+            if extra > 0:
+                self._activations.extend([0] * extra)
+                self._samples.extend([0] * extra)
+                self.n_streams = n_streams
+
     def _record_error(self, stream, exc):
         self.errors.append((stream, exc))
         if len(self.errors) > self.max_errors:

@@ -1,7 +1,10 @@
 """Streamer: a re-startable source of items, and the ``streamable`` decorator."""
 
+import dis
 import functools
+import inspect
 import types
+import warnings
 from collections.abc import Iterable
 
 from .errors import NotPicklableError, ParameterTypeError, StreamError
@@ -18,6 +21,13 @@ class Streamer:
     iterations share the argument objects but never the iterator state.
     (A one-shot iterator, such as a generator object, can be consumed only
     once: wrap the generator *function* instead.)
+
+    A callable that cannot return an iterable is refused when the Streamer
+    is made, without calling it: a function whose every ``return`` gives a
+    constant that is not iterable (``return 6``, or no ``return`` and no
+    ``yield`` at all), an async function, or a class whose instances are not
+    iterable. Any other callable is checked at each activation. Arguments
+    given with an iterable are ignored, as in pescador, with a warning.
 
     A Streamer pickles and deep-copies (so it can go to another process)
     when its source and arguments do; ``copy.copy`` shares the argument
@@ -46,15 +56,20 @@ class Streamer:
                 )
         elif isinstance(streamer, Iterable):
             if args or kwargs:
-                raise ParameterTypeError(
-                    f"Streamer: streamer={_short_repr(streamer)} is an iterable, which takes no "
-                    f"arguments; pass a generator function to use arguments"
+                warnings.warn(
+                    f"Streamer: streamer={_short_repr(streamer)} is an iterable, which takes no arguments; "
+                    f"the arguments {_short_repr(args)} {_short_repr(kwargs)} are ignored. Pass a generator "
+                    f"function to use arguments",
+                    UserWarning,
+                    stacklevel=2,
                 )
         elif not callable(streamer):
             raise ParameterTypeError(
                 f"Streamer: streamer={_short_repr(streamer)} ({type(streamer).__name__}) is neither "
                 f"a generator function, an iterable nor a Streamer"
             )
+        else:
+            _check_callable(streamer)
         self.streamer = streamer
         self.args = args
         self.kwargs = kwargs
@@ -127,6 +142,18 @@ class Streamer:
     def __iter__(self):
         return self.iterate()
 
+    def __enter__(self):
+        """``with streamer as s:`` gives the streamer itself (pescador's activation context).
+
+        pescador's context hands out an activated deep copy; a muxlab
+        Streamer keeps no iteration state, so each ``iterate()`` inside the
+        block is already independent and nothing is copied.
+        """
+        return self
+
+    def __exit__(self, *exc_info):
+        return False
+
     # -- copies and pickling ------------------------------------------------
     # A Streamer is configuration only (no iteration state), so pickle and
     # deepcopy take its attributes as they are; only a generator object, one
@@ -191,6 +218,63 @@ def streamable(func):
         return s
 
     return make_streamer
+
+
+def _check_callable(func):
+    """Refuse, without calling it, a callable that cannot return an iterable."""
+    target = func
+    while isinstance(target, functools.partial):
+        target = target.func
+    target = getattr(target, "__func__", target)  # a bound method
+    if inspect.iscoroutinefunction(target) or inspect.isasyncgenfunction(target):
+        raise ParameterTypeError(
+            f"Streamer: streamer={_name(func)} is an async function, whose calls return an awaitable, "
+            f"not an iterable; expected a generator function or a callable returning an iterable"
+        )
+    if isinstance(target, type):
+        if not (hasattr(target, "__iter__") or hasattr(target, "__getitem__")):
+            raise ParameterTypeError(
+                f"Streamer: streamer={_name(func)} is a class whose instances are not iterable; "
+                f"expected a generator function or a callable returning an iterable"
+            )
+        return
+    returned = _constant_returns(target)
+    if returned and not any(isinstance(value, Iterable) for value in returned):
+        shown = " or ".join(dict.fromkeys(repr(value) for value in returned))
+        raise ParameterTypeError(
+            f"Streamer: streamer={_name(func)} is a function that can only return {shown}, which is not "
+            f"iterable; expected a generator function (one that yields) or a callable returning an iterable"
+        )
+
+
+def _constant_returns(func):
+    """The constants a plain function returns, if each of its ``return`` statements returns one; else None.
+
+    Read from the bytecode, without calling it. ``None`` when any return
+    statement computes its value (or is reached by a jump) or for anything
+    that is not a plain Python function.
+
+    >>> def six():
+    ...     return 6
+    >>> _constant_returns(six), _constant_returns(lambda x: x)
+    ([6], None)
+    """
+    if not isinstance(func, types.FunctionType):
+        return None
+    code = func.__code__
+    if code.co_flags & (inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR):
+        return None
+    found = []
+    previous = None
+    for ins in dis.get_instructions(code):
+        if ins.opname == "RETURN_CONST":
+            found.append(ins.argval)
+        elif ins.opname == "RETURN_VALUE":
+            if getattr(ins, "is_jump_target", True) or previous is None or previous.opname != "LOAD_CONST":
+                return None
+            found.append(previous.argval)
+        previous = ins
+    return found or None
 
 
 def _name(func):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from muxlab import Streamer
-from muxlab.errors import DataError, ParameterError, ParameterTypeError
+from muxlab.errors import DataError, MissingKeyError, ParameterError, ParameterTypeError
 from muxlab.maps import buffer_stream, cache, keras_tuples, tuples
 
 
@@ -70,11 +70,20 @@ def test_buffer_axis_1_and_negative_axis():
     np.testing.assert_array_equal(last[1]["z"], batches[1]["z"])
 
 
-def test_buffer_arrays_and_scalars_without_dicts():
+def test_buffer_arrays_without_dicts():
     arrays = [np.full(2, i) for i in range(4)]
     assert [b.shape for b in buffer_stream(arrays, 2)] == [(2, 2), (2, 2)]
     assert [b.tolist() for b in buffer_stream(arrays, 2, axis=0)] == [[0, 0, 1, 1], [2, 2, 3, 3]]
-    assert [b.tolist() for b in buffer_stream(range(5), 2, partial=True)] == [[0, 1], [2, 3], [4]]
+    scalars = [np.float32(i) for i in range(5)]
+    assert [b.tolist() for b in buffer_stream(scalars, 2, partial=True)] == [[0, 1], [2, 3], [4]]
+
+
+@pytest.mark.parametrize("axis", [None, 0])
+@pytest.mark.parametrize("items", [[1, 2, 3, 4], [[1], [2]], [(np.zeros(2), 0)] * 2, ["ab", "cd"]])
+def test_buffer_refuses_items_that_are_not_data(items, axis):
+    # As in pescador: an item is a dict of arrays (or, in muxlab, a numpy array).
+    with pytest.raises(DataError, match=r"stream item 0 is .* which is not data; expected a dict of arrays"):
+        list(buffer_stream(items, 2, axis=axis))
 
 
 @pytest.mark.parametrize("n, size, partial, expected", [
@@ -449,12 +458,12 @@ def test_cache_prob_one_is_the_stream():
     assert list(cache(range(100), 7, prob=1.0, random_state=0)) == list(range(100))
 
 
-def test_cache_prob_zero_never_reads_past_the_cache():
-    source = Counting(itertools.count())
-    out = list(itertools.islice(cache(source, 5, prob=0.0, random_state=0), 2000))
-    assert out[:5] == [0, 1, 2, 3, 4]
-    assert set(out) == {0, 1, 2, 3, 4}
-    assert source.taken == 5
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize("prob", [0, 0.0, np.float64(0)])
+def test_cache_refuses_prob_zero_which_would_never_end(prob):
+    # As in pescador, prob must be in (0, 1]: with 0 a finite stream would be replayed forever.
+    with pytest.raises(ParameterError, match=r"prob=0.0 would never take a fresh item.*\(0, 1\]"):
+        cache(range(10), 5, prob=prob)
 
 
 def test_cache_is_lazy():
@@ -486,10 +495,12 @@ def test_cache_fraction_of_fresh_items_is_prob(prob, seed):
 
 
 def test_cache_replays_slots_uniformly():
-    # prob=0: each step replays slot j with probability 1/n_cache. Counts are
-    # multinomial; each is Binomial(steps, 1/n_cache); allow 4 standard deviations.
+    # prob tiny (no fresh item in these steps with this seed): each step replays slot j with
+    # probability 1/n_cache. Counts are multinomial; each is Binomial(steps, 1/n_cache); allow
+    # 4 standard deviations.
     n_cache, steps = 5, 20000
-    out = list(itertools.islice(cache(range(n_cache), n_cache, 0.0, random_state=11), n_cache + steps))
+    out = list(itertools.islice(cache(itertools.count(), n_cache, 1e-9, random_state=11), n_cache + steps))
+    assert max(out) == n_cache - 1
     counts = np.bincount(out[n_cache:], minlength=n_cache)
     p = 1 / n_cache
     sd = math.sqrt(steps * p * (1 - p))
@@ -501,12 +512,12 @@ def test_cache_replays_slots_uniformly():
     (dict(n_cache=-1), ParameterError, ["n_cache=-1", ">= 1"]),
     (dict(n_cache=2.5), ParameterTypeError, ["n_cache=2.5", "integer"]),
     (dict(n_cache=None), ParameterTypeError, ["n_cache=None", "integer"]),
-    (dict(n_cache=2, prob=-0.1), ParameterError, ["prob=-0.1", "between 0 and 1"]),
-    (dict(n_cache=2, prob=1.5), ParameterError, ["prob=1.5", "between 0 and 1"]),
-    (dict(n_cache=2, prob=float("nan")), ParameterError, ["prob=nan", "between 0 and 1"]),
-    (dict(n_cache=2, prob="0.5"), ParameterTypeError, ["prob='0.5'", "between 0 and 1"]),
-    (dict(n_cache=2, prob=True), ParameterTypeError, ["prob=True", "between 0 and 1"]),
-    (dict(n_cache=2, prob=None), ParameterTypeError, ["prob=None", "between 0 and 1"]),
+    (dict(n_cache=2, prob=-0.1), ParameterError, ["prob=-0.1", "a number in (0, 1]"]),
+    (dict(n_cache=2, prob=1.5), ParameterError, ["prob=1.5", "a number in (0, 1]"]),
+    (dict(n_cache=2, prob=float("nan")), ParameterError, ["prob=nan", "a number in (0, 1]"]),
+    (dict(n_cache=2, prob="0.5"), ParameterTypeError, ["prob='0.5'", "a number in (0, 1]"]),
+    (dict(n_cache=2, prob=True), ParameterTypeError, ["prob=True", "a number in (0, 1]"]),
+    (dict(n_cache=2, prob=None), ParameterTypeError, ["prob=None", "a number in (0, 1]"]),
     (dict(n_cache=2, random_state=-1), ParameterError, ["random_state=-1"]),
     (dict(n_cache=2, random_state="seed"), ParameterTypeError, ["random_state='seed'"]),
     (dict(n_cache=2, random_state=1.0), ParameterTypeError, ["random_state=1.0"]),
@@ -524,3 +535,15 @@ def test_cache_accepts_edge_and_numpy_arguments():
         range(5)
     )
     assert list(cache(range(5), 1, 1)) == list(range(5))  # int prob
+
+
+def test_a_missing_key_is_a_data_error_and_the_key_error_pescador_raises():
+    for make, owner in (
+        (lambda: tuples([{"x": 1}], "x", "y"), "tuples"),
+        (lambda: keras_tuples([{"x": 1}], inputs="x", outputs=["y"]), "keras_tuples"),
+    ):
+        with pytest.raises(KeyError) as info:
+            list(make())
+        assert isinstance(info.value, DataError) and isinstance(info.value, MissingKeyError)
+        # Not quoted as a plain KeyError's message would be.
+        assert str(info.value) == f"{owner}: stream item 0 has no key 'y'; its keys are ['x']"

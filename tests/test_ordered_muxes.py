@@ -143,3 +143,106 @@ def test_counters_and_errors_on_every_mux(cls):
 def test_ordered_mux_bad_arguments(make, match):
     with pytest.raises(muxlab.MuxlabError, match=match):
         make()
+
+
+# -- ChainMux over a stream of streamers (as pescador's ChainMux) ---------------------------
+
+
+def letters_streams(letters, n):
+    for c in letters:
+        yield Streamer(c * n)
+
+
+def endless_streamers():
+    i = 0
+    while True:
+        yield Streamer([i] * (i % 3))  # every third stream is empty
+        i += 1
+
+
+def test_chain_of_a_streamer_of_streamers_reopens_it_each_pass_and_counts_each_position():
+    mux = ChainMux(Streamer(letters_streams, "abc", 2))
+    assert "".join(mux) == "aabbcc"
+    assert "".join(mux) == "aabbcc"
+    assert mux.stats.samples.tolist() == [4, 4, 4]
+    assert mux.stats.activations.tolist() == [2, 2, 2]
+    assert mux.n_streams == 3
+    cycled = ChainMux(Streamer(letters_streams, "ab", 1), mode="cycle")
+    assert "".join(cycled(max_iter=5)) == "ababa"
+    assert "ChainMux(Streamer(letters_streams('ab', 1)), mode='cycle')" == repr(cycled)
+
+
+def test_chain_of_a_generator_function_and_of_an_endless_stream_of_streamers():
+    def gen():
+        yield Streamer("xy")
+        yield []
+        yield "z"
+
+    assert "".join(ChainMux(gen)) == "xyz"
+    items = list(ChainMux(endless_streamers)(max_iter=30))
+    assert items[:6] == [1, 2, 2, 4, 5, 5]
+    assert len(items) == 30
+
+
+@pytest.mark.timeout(10)
+def test_empty_chains_yield_nothing():
+    def none():
+        return
+        yield
+
+    assert list(ChainMux([])) == [] and list(ChainMux([], mode="cycle")) == []
+    assert list(ChainMux(none, mode="cycle")) == []
+    assert list(ChainMux(iter([]))) == []
+
+
+def test_a_stream_of_streamers_yielding_a_non_streamer_is_named():
+    def bad():
+        yield Streamer("a")
+        yield 5
+
+    with pytest.raises(muxlab.ParameterTypeError, match=r"yielded 5 \(int\) as its item 1; expected a Streamer"):
+        list(ChainMux(bad))
+
+
+def test_a_failing_stream_of_a_stream_of_streamers_is_named_or_skipped():
+    def broken():
+        yield 1
+        raise KeyError("gone")
+
+    def gen():
+        yield Streamer("a")
+        yield Streamer(broken)
+        yield Streamer("b")
+
+    with pytest.raises(KeyError) as info:
+        list(ChainMux(gen))
+    assert "raised by stream 1 of ChainMux: Streamer(" in info.value.__notes__[0]
+    skipping = ChainMux(gen, on_error="skip")
+    assert list(skipping) == ["a", 1, "b"]
+    assert skipping.stats.retirements["error"] == 1 and skipping.stats.samples.tolist() == [1, 1, 1]
+
+
+def test_concurrent_passes_over_a_stream_of_streamers_count_apart():
+    mux = ChainMux(endless_streamers)
+    a, b = mux(max_iter=20), mux(max_iter=5)
+    assert [next(a), next(b)] == [1, 1]
+    assert mux.active == 2
+    rest_b = list(b)
+    assert mux.active == 1
+    rest_a = list(a)
+    assert mux.active == 0
+    assert len(rest_a) == 19 and len(rest_b) == 4
+    assert mux.stats.samples.sum() == 25 and len(mux.stats.samples) == mux.n_streams
+
+
+@pytest.mark.parametrize("cls", [ShuffledMux, RoundRobinMux, ChainMux])
+def test_active_counts_running_passes_and_with_gives_the_mux(cls):
+    mux = cls([Streamer("ab"), Streamer("cde")])
+    with mux as active:
+        assert active is mux
+        it = iter(mux)
+        assert mux.active == 0
+        next(it)
+        assert mux.active == 1
+        it.close()
+        assert mux.active == 0

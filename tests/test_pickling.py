@@ -74,7 +74,7 @@ STREAMERS = {
     "iterable": lambda: Streamer([1, 2, 3]),
     "nested": lambda: Streamer(Streamer("abc")),
     "streamable": lambda: decorated(4),
-    "buffer_stream": lambda: Streamer(maps.buffer_stream, Streamer(counting, 7), 3, partial=True),
+    "buffer_stream": lambda: Streamer(maps.buffer_stream, [np.arange(i, i + 2) for i in range(7)], 3, partial=True),
     "tuples": lambda: Streamer(maps.tuples, [{"x": 1, "y": 2}] * 3, "y", "x"),
     "keras_tuples": lambda: Streamer(maps.keras_tuples, [{"x": 1, "y": 2}] * 3, inputs="x", outputs=["y"]),
     "cache": lambda: Streamer(maps.cache, Streamer(counting, 40), 4, prob=0.3, random_state=5),
@@ -298,3 +298,19 @@ def test_a_mux_of_loader_streams_runs_the_same_in_a_spawned_process():
 def test_public_names():
     assert muxlab.NotPicklableError is NotPicklableError
     assert issubclass(NotPicklableError, muxlab.MuxlabError)
+
+
+def streams_of(letters):
+    for c in letters:
+        yield Streamer(c * 2)
+
+
+@pytest.mark.parametrize("how", COPIES)
+def test_a_chain_over_a_stream_of_streamers_copies(how):
+    mux = ChainMux(Streamer(streams_of, "abc"), mode="cycle")
+    assert "".join(mux(max_iter=8)) == "aabbccaa"
+    duplicate = COPIES[how](mux)
+    assert "".join(duplicate(max_iter=8)) == "aabbccaa"
+    assert duplicate.stats.samples.sum() == 8 and mux.stats.samples.sum() == 8
+    with pytest.raises(NotPicklableError, match=r"ChainMux: streamers: cannot pickle or copy"):
+        pickle.dumps(ChainMux(Streamer(streams_of("ab"))))

@@ -1,3 +1,5 @@
+import functools
+
 import numpy as np
 import pytest
 
@@ -70,11 +72,18 @@ def test_streamable_decorator():
 
 @pytest.mark.parametrize(
     "args, match",
-    [((5,), "neither a generator function"), (([1, 2], 3), "takes no arguments"), ((None,), "neither")],
+    [((5,), "neither a generator function"), ((None,), "neither")],
 )
 def test_bad_streamer_arguments(args, match):
     with pytest.raises(muxlab.ParameterTypeError, match=match):
         Streamer(*args)
+
+
+def test_arguments_given_with_an_iterable_are_ignored_with_a_warning():
+    # pescador accepts and ignores them; muxlab does the same and says so.
+    with pytest.warns(UserWarning, match=r"is an iterable, which takes no arguments; the arguments \(3,\)"):
+        s = Streamer([1, 2], 3)
+    assert list(s) == [1, 2]
 
 
 def test_nested_streamer_refuses_extra_arguments():
@@ -83,9 +92,78 @@ def test_nested_streamer_refuses_extra_arguments():
 
 
 def test_callable_returning_a_non_iterable_is_named():
-    s = Streamer(lambda: 5)
+    # Only the activation can tell what this one returns.
+    s = Streamer(lambda x: x, 5)
     with pytest.raises(muxlab.ParameterTypeError, match="returned 5"):
         list(s)
+
+
+def six():
+    return 6
+
+
+def nothing(n):
+    total = n + 1  # noqa: F841  (neither return nor yield: a generator function missing its yield)
+
+
+def either(flag):
+    if flag:
+        return 1
+    return None
+
+
+async def later():
+    return [1]
+
+
+async def agen():
+    yield 1
+
+
+@pytest.mark.parametrize(
+    "func, words",
+    [
+        (six, "can only return 6, which is not iterable"),
+        (nothing, "can only return None"),
+        (either, "can only return 1 or None"),
+        (lambda: 3.5, "can only return 3.5"),
+        (functools.partial(either, True), "can only return 1 or None"),
+        (later, "async function"),
+        (agen, "async function"),
+        (int, "class whose instances are not iterable"),
+    ],
+)
+def test_a_callable_that_cannot_return_an_iterable_is_refused_at_construction(func, words):
+    # As in pescador, whose Streamer refuses any function that is not a generator function.
+    with pytest.raises(muxlab.ParameterTypeError, match=words) as info:
+        Streamer(func, 1) if func in (nothing, either) else Streamer(func)
+    assert str(info.value).startswith("Streamer: streamer=")
+
+
+def maybe(data):
+    return iter(data) if data else None
+
+
+@pytest.mark.parametrize(
+    "make, expected",
+    [
+        (lambda: Streamer(maybe, [1, 2]), [1, 2]),
+        (lambda: Streamer(range, 3), [0, 1, 2]),
+        (lambda: Streamer(lambda: "ab"), ["a", "b"]),
+        (lambda: Streamer(lambda: [1]), [1]),
+        (lambda: Streamer(functools.partial(count, 2)), [0, 1]),
+        (lambda: Streamer(dict.fromkeys, "ab"), ["a", "b"]),
+    ],
+)
+def test_callables_that_may_return_an_iterable_are_accepted_without_being_called(make, expected):
+    assert list(make()) == expected
+
+
+def test_with_streamer_gives_the_streamer_itself():
+    s = Streamer(count, 3)
+    with s as active:
+        assert active is s
+        assert list(active) == [0, 1, 2]
 
 
 @pytest.mark.parametrize("bad", [-1, 1.5, "3", True])

@@ -14,7 +14,7 @@ from ..validation import _short_repr, check_choice
 ON_ERROR = ("raise", "skip")
 
 
-def as_streamers(owner, streamers):
+def as_streamers(owner, streamers, allow_empty=False):
     """Return ``streamers`` as a list of :class:`Streamer`, wrapping plain iterables.
 
     >>> [type(s).__name__ for s in as_streamers('Mux', [[1, 2], Streamer('ab')])]
@@ -36,7 +36,7 @@ def as_streamers(owner, streamers):
                 f"{owner}: streamers[{i}]={_short_repr(s)} ({type(s).__name__}) is not a Streamer, "
                 f"an iterable or a generator function"
             ) from None
-    if not out:
+    if not out and not allow_empty:
         raise ParameterError(f"{owner}: streamers is empty; expected at least one streamer")
     return out
 
@@ -58,9 +58,12 @@ class BaseMux(Streamer):
     mux in the middle of a pass raises :class:`~muxlab.NotPicklableError`.
     """
 
+    #: Whether a mux of no streamers is accepted (an empty stream) rather than refused.
+    _allow_empty = False
+
     def __init__(self, streamers, random_state=None, on_error="raise", on_event=None):
         owner = type(self).__name__
-        self.streamers = as_streamers(owner, streamers)
+        self.streamers = as_streamers(owner, streamers, allow_empty=self._allow_empty)
         self.random_state = random_state
         self.random_source = RandomSource(random_state, owner=owner)
         self.on_error = check_choice(owner, "on_error", on_error, ON_ERROR)
@@ -73,6 +76,11 @@ class BaseMux(Streamer):
     def n_streams(self):
         return len(self.streamers)
 
+    @property
+    def active(self):
+        """How many passes over this mux are running now (pescador's ``active``)."""
+        return self.stats.running
+
     # A mux is a Streamer whose items come from _run().
     def _open(self):
         return self._run(None)
@@ -83,11 +91,11 @@ class BaseMux(Streamer):
     def _run(self, max_iter):  # pragma: no cover - every subclass overrides it
         raise NotImplementedError
 
-    def _stream_failed(self, stream, exc):
+    def _stream_failed(self, stream, exc, streamer=None):
         """Name the failing stream on ``exc``; re-raise it, or keep it if ``on_error='skip'``."""
-        exc.add_note(
-            f"raised by stream {stream} of {type(self).__name__}: {self.streamers[stream]!r}"
-        )
+        if streamer is None:
+            streamer = self.streamers[stream]
+        exc.add_note(f"raised by stream {stream} of {type(self).__name__}: {streamer!r}")
         if self.on_error == "raise":
             raise exc
         self.stats._record_error(stream, exc)
@@ -137,9 +145,11 @@ class BaseMux(Streamer):
                 f"and a copy would not go on from where the pass is. Pickle or copy the mux before iterating "
                 f"it, or once the pass has ended (run to its end, or its iterator closed with close())"
             )
-        if isinstance(self.streamers, list):
-            for i, streamer in enumerate(self.streamers):
-                streamer._check_picklable(f"{owner}: streamers[{i}]")
+        if isinstance(self.streamers, Streamer):  # a ChainMux over a stream of streamers
+            self.streamers._check_picklable(f"{owner}: streamers")
+            return
+        for i, streamer in enumerate(self.streamers):
+            streamer._check_picklable(f"{owner}: streamers[{i}]")
 
 
 class CountingPass:
@@ -164,25 +174,28 @@ class CountingPass:
     def active_streams(self):
         return list(self.active)
 
-    def activate(self, stream, slot):
-        """Open ``stream`` and count the activation; returns its iterator's ``__next__`` (None on a skipped error)."""
+    def activate(self, stream, slot, streamer=None):
+        """Open ``stream`` and count the activation; returns its iterator's ``__next__`` (None on a skipped error).
+
+        ``streamer`` is the stream's Streamer when the mux does not hold a list of them.
+        """
         mux = self.mux
         mux.stats._activations[stream] += 1
         self.started[stream] = self.counts[stream]
         try:
-            it = mux.streamers[stream]._open()
+            it = (mux.streamers[stream] if streamer is None else streamer)._open()
         except Exception as exc:
-            mux._stream_failed(stream, exc)
+            mux._stream_failed(stream, exc, streamer)
             mux.stats.retirements["error"] += 1
             return None
         if mux.on_event is not None:
             mux._emit("activate", stream, slot, None, self.clock, self.n, 0)
         return it.__next__
 
-    def fail(self, stream, slot, exc):
+    def fail(self, stream, slot, exc, streamer=None):
         """A stream raised: name it on the exception and re-raise, or retire it (``on_error='skip'``)."""
         try:
-            self.mux._stream_failed(stream, exc)
+            self.mux._stream_failed(stream, exc, streamer)
         finally:
             self.retire(stream, slot, "error")
 
