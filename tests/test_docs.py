@@ -33,7 +33,8 @@ LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 
 #: Modules documented whole in the reference: every public function and class defined in them.
 REFERENCE_MODULES = ["muxlab.stats", "muxlab.lifetimes", "muxlab.loaders", "muxlab.fixtures", "muxlab.instrument",
-                     "muxlab.page_cache", "muxlab.plots"]
+                     "muxlab.page_cache", "muxlab.plots", "muxlab.process_plots", "muxlab.memory_limit",
+                     "muxlab.process_tree", "muxlab.torch"]
 
 
 def in_ci():
