@@ -208,7 +208,18 @@ def sample_npy_mmap(npy_x, npy_y=None, n=None, random_state=None, keys=None):
     headers = _npy_headers(call, files, size.value)
     with _ReadErrors(call):
         arrays = [(key, _memmap(path, header, "c")) for (key, path), header in zip(files, headers)]
-    yield from _windows(call, arrays, headers[0].shape[0], size, rng)
+    n_total = headers[0].shape[0]
+    keys = tuple(key for key, _ in arrays)
+    if len(arrays) == 2:  # the common case, spelled out here: it is the whole per-window cost
+        (kx, X), (ky, Y) = arrays
+        while True:
+            n = size.value
+            span = _span(call, n, n_total, keys)
+            for i in rng.integers(span, size=OFFSET_BLOCK).tolist():
+                yield {kx: X[i : i + n], ky: Y[i : i + n]}
+                if size.value != n:
+                    break
+    yield from _windows(call, arrays, n_total, size, rng)
 
 
 def sample_npy_mmap_readonly(npy_x, npy_y=None, n=None, random_state=None, keys=None):
@@ -238,13 +249,9 @@ def sample_npy_mmap_readonly(npy_x, npy_y=None, n=None, random_state=None, keys=
     headers = _npy_headers(call, files, size.value)
     with _ReadErrors(call):
         arrays = [(key, _shared_readonly_map(path, header)) for (key, path), header in zip(files, headers)]
-    yield from _windows(call, arrays, headers[0].shape[0], size, rng)
-
-
-def _windows(call, arrays, n_total, size, rng):
-    """Yield windows ``{key: array[i : i + n]}`` of ``n = size.value`` rows at random offsets, forever."""
+    n_total = headers[0].shape[0]
     keys = tuple(key for key, _ in arrays)
-    if len(arrays) == 2:  # the common case, spelled out: it is the mmap loaders' whole per-window cost
+    if len(arrays) == 2:  # the common case, spelled out here: it is the whole per-window cost
         (kx, X), (ky, Y) = arrays
         while True:
             n = size.value
@@ -253,6 +260,12 @@ def _windows(call, arrays, n_total, size, rng):
                 yield {kx: X[i : i + n], ky: Y[i : i + n]}
                 if size.value != n:
                     break
+    yield from _windows(call, arrays, n_total, size, rng)
+
+
+def _windows(call, arrays, n_total, size, rng):
+    """Yield windows ``{key: array[i : i + n]}`` of ``n = size.value`` rows at random offsets, forever."""
+    keys = tuple(key for key, _ in arrays)
     while True:
         n = size.value
         span = _span(call, n, n_total, keys)
