@@ -98,7 +98,8 @@ MODULES = [
         M("if len(self.empty_seen) >= self.n_eligible:", "if len(self.empty_seen) > self.n_eligible:",
           "without pruning, all-empty streams spin forever"),
         M("return self._weights.copy()", "return self._weights", "mux.weights returns the internal array"),
-        M("if self.n_eligible <= 0:", "if self.n_eligible < 0:", "pruning the last stream does not end the pass"),
+        M("if self.n_eligible <= 0:", "if self.n_eligible < 0:", "pruning the last stream does not end the pass",
+          equivalent="choose_stream then finds no weight left on unpruned streams and ends the pass all the same"),
     ]),
     Module("muxlab/mux/base.py", MUX_TESTS, [
         M('if self.on_error == "raise":', 'if self.on_error == "skip":', "on_error reversed"),

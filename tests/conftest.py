@@ -123,6 +123,24 @@ def pytest_timeout_set_timer(item, settings):
     return True
 
 
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """Pause the alarm while pytest builds a report: that is not the test's time.
+
+    A report parses the test's source, and an exception raised by a signal handler inside
+    ``ast.parse`` leaves CPython's parser broken (SystemError, an internal error that ends the run).
+    The watchdog still runs.
+    """
+    paused = 0.0
+    if threading.current_thread() is threading.main_thread():
+        paused = signal.setitimer(signal.ITIMER_REAL, 0)[0]
+    try:
+        yield
+    finally:
+        if paused > 0:
+            signal.setitimer(signal.ITIMER_REAL, paused)
+
+
 @pytest.hookimpl
 def pytest_enter_pdb():
     faulthandler.cancel_dump_traceback_later()  # a debugging session is not a hang

@@ -2,7 +2,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from streams import endless_streams, finite_streams
+from streams import endless, endless_streams, finite_streams
 
 import muxlab
 from muxlab import ChainMux, RoundRobinMux, ShuffledMux, Streamer
@@ -65,6 +65,24 @@ def test_shuffled_mux_retires_an_empty_activation_as_pruned_and_a_finished_one_a
                                                                   (2, "exhausted", 3)}
     r = mux.stats.retirements
     assert r["pruned"] == 1 and r["exhausted"] == len(retired) - 1 > 100
+
+
+def test_shuffled_mux_shares_follow_the_weights_left_after_a_stream_is_dropped():
+    n = 30_000
+    mux = ShuffledMux([Streamer(endless, 0), Streamer([]), Streamer(endless, 2)], random_state=0)
+    share = np.bincount(list(mux(max_iter=n)), minlength=3) / n
+    # the empty stream is dropped at its first pick: the other two share its weight equally
+    assert share[1] == 0 and abs(share[0] - 0.5) <= 4 * np.sqrt(0.25 / n)
+
+
+@pytest.mark.parametrize("cls", [RoundRobinMux, ChainMux])
+def test_ordered_muxes_retire_every_ended_stream_as_exhausted(cls):
+    events = []
+    mux = cls(finite_streams([2, 0, 3]), on_event=events.append)
+    assert len(list(mux)) == 5
+    assert mux.stats.retirements == {"lifetime": 0, "exhausted": 3, "k_lowered": 0, "pruned": 0, "error": 0}
+    assert sorted((e.stream, e.reason, e.samples) for e in events if e.kind == "retire") == [
+        (0, "exhausted", 2), (1, "exhausted", 0), (2, "exhausted", 3)]
 
 
 def test_on_error_skip_keeps_the_last_thousand_errors():

@@ -165,6 +165,15 @@ def test_stats_are_live_during_a_pass_and_reset_keeps_counting():
     assert mux.stats.samples.sum() == 25 and len(mux.stats.active) == 0
 
 
+def test_stats_count_the_passes_started_since_the_last_reset():
+    mux = StochasticMux(endless_streams(3), 2, 3, random_state=0)
+    for _ in range(3):
+        list(mux(max_iter=10))
+    assert mux.stats.passes == 3
+    mux.stats.reset()
+    assert mux.stats.passes == 0
+
+
 def test_to_frame_has_one_row_per_stream():
     mux = StochasticMux(endless_streams(4), 2, 3, random_state=0)
     list(mux(max_iter=100))

@@ -79,7 +79,7 @@ def shown_error(ex):
 # --------------------------------------------------------------------------- controls
 
 
-@pytest.mark.timeout(10)
+@pytest.mark.timeout(60)
 def test_controls_carry_css_classes_ranges_and_log_scales(make_explorer, tiny):
     import ipywidgets as widgets
 
@@ -104,7 +104,7 @@ def test_controls_carry_css_classes_ranges_and_log_scales(make_explorer, tiny):
     assert "application/vnd.jupyter.widget-view+json" in ex._repr_mimebundle_()
 
 
-@pytest.mark.timeout(10)
+@pytest.mark.timeout(60)
 def test_run_button_is_coloured_when_pressed(make_explorer):
     ex = make_explorer()
     run = ex.controls["run"]
@@ -115,7 +115,7 @@ def test_run_button_is_coloured_when_pressed(make_explorer):
     assert (run.value, run.description, run.button_style) == (False, "Run", "success")
 
 
-@pytest.mark.timeout(10)
+@pytest.mark.timeout(60)
 def test_bad_values_raise_and_leave_the_mux_alone(make_explorer, tiny):
     ex = make_explorer()
     with pytest.raises(ParameterError, match="n=41"):
@@ -133,7 +133,7 @@ def test_bad_values_raise_and_leave_the_mux_alone(make_explorer, tiny):
     assert (ex.controls["k"].value, ex.controls["n"].value, ex.controls["strategy"].value) == (4, 16, "npy_mmap")
 
 
-@pytest.mark.timeout(10)
+@pytest.mark.timeout(60)
 def test_source_and_root_are_the_same(make_explorer, tiny):
     a = make_explorer(source=tiny)
     b = make_explorer(tiny)
@@ -144,7 +144,7 @@ def test_source_and_root_are_the_same(make_explorer, tiny):
 # --------------------------------------------------------------------------- live parameters
 
 
-@pytest.mark.timeout(10)
+@pytest.mark.timeout(60)
 def test_k_slider_changes_the_running_mux(make_explorer):
     ex = make_explorer(autostart=True)
     assert ex.running and wait_until(lambda: len(ex.mux.stats.active) == 4)
@@ -158,7 +158,7 @@ def test_k_slider_changes_the_running_mux(make_explorer):
     assert ex.controls["k"].max == ex.controls["k"].value == 300 and ex.session.k == 300
 
 
-@pytest.mark.timeout(10)
+@pytest.mark.timeout(60)
 def test_lam_slider_sets_mux_lam(make_explorer):
     ex = make_explorer(autostart=True)
     ex.lam = 4.5
@@ -172,7 +172,7 @@ def test_lam_slider_sets_mux_lam(make_explorer):
     assert slider.value == pytest.approx(1000) and ex.session.lam == ex.mux.lam == 1000
 
 
-@pytest.mark.timeout(10)
+@pytest.mark.timeout(60)
 def test_n_slider_changes_rows_of_the_next_batches(make_explorer):
     ex = make_explorer(autostart=True)
     assert wait_until(lambda: ex.rows == 16)
@@ -188,7 +188,7 @@ def test_n_slider_changes_rows_of_the_next_batches(make_explorer):
     assert wait_until(lambda: ex.rows == 23)
 
 
-@pytest.mark.timeout(10)
+@pytest.mark.timeout(60)
 def test_status_line_matches_the_pattern_and_follows_the_sliders(make_explorer):
     ex = make_explorer()
     assert STATUS.fullmatch(ex.status_text())
@@ -211,7 +211,7 @@ def test_status_line_matches_the_pattern_and_follows_the_sliders(make_explorer):
     assert ex.controls["k"].value == 3 and wait_until(lambda: shown_status(ex)["k"] == 3)
 
 
-@pytest.mark.timeout(10)
+@pytest.mark.timeout(60)
 def test_strategy_change_keeps_history(make_explorer):
     ex = make_explorer(autostart=True)
     assert wait_until(lambda: ex.samples > 500)
@@ -234,7 +234,7 @@ def test_strategy_change_keeps_history(make_explorer):
     assert ex.controls["strategy"].value == "npy_mmap" and len(ex.session.swaps) == 2
 
 
-@pytest.mark.timeout(10)
+@pytest.mark.timeout(60)
 def test_a_strategy_that_cannot_be_used_is_refused_and_streaming_goes_on(make_explorer, tiny, tmp_path):
     root = tmp_path / "tiny"
     shutil.copytree(tiny, root)
@@ -256,7 +256,7 @@ def test_a_strategy_that_cannot_be_used_is_refused_and_streaming_goes_on(make_ex
 # --------------------------------------------------------------------------- threads
 
 
-@pytest.mark.timeout(10)
+@pytest.mark.timeout(60)
 def test_pause_stops_the_counter_and_start_resumes_it(make_explorer):
     ex = make_explorer(autostart=True)
     assert wait_until(lambda: ex.samples > 500)
@@ -272,7 +272,7 @@ def test_pause_stops_the_counter_and_start_resumes_it(make_explorer):
     assert wait_until(lambda: ex.windows_per_s > 0)
 
 
-@pytest.mark.timeout(10)
+@pytest.mark.timeout(60)
 def test_run_button_drives_streaming(make_explorer):
     ex = make_explorer()
     run = ex.controls["run"]
@@ -286,7 +286,7 @@ def test_run_button_drives_streaming(make_explorer):
     assert ex.samples == frozen
 
 
-@pytest.mark.timeout(10)
+@pytest.mark.timeout(60)
 def test_paused_threads_block_without_using_cpu(make_explorer):
     ex = make_explorer(autostart=True)
     assert wait_until(lambda: ex.samples > 500)
@@ -308,7 +308,7 @@ def test_paused_threads_block_without_using_cpu(make_explorer):
     assert cpu() - before < 0.05  # a busy wait would use about 0.5 s
 
 
-@pytest.mark.timeout(10)
+@pytest.mark.timeout(60)
 def test_close_leaves_no_thread_and_closes_the_widgets(tiny):
     before = set(threading.enumerate())
     ex = Explorer(tiny, k=4, lam=8, n=16, charts="image", autostart=True)
@@ -345,7 +345,7 @@ def test_the_interpreter_exits_with_an_explorer_still_streaming(tiny):
     assert done.stderr == ""
 
 
-@pytest.mark.timeout(10)
+@pytest.mark.timeout(60)
 def test_an_error_in_a_stream_shows_and_stops_streaming(make_explorer, tiny, tmp_path):
     root = tmp_path / "tiny"
     shutil.copytree(tiny, root)
@@ -373,7 +373,7 @@ def test_an_error_in_a_stream_shows_and_stops_streaming(make_explorer, tiny, tmp
 # --------------------------------------------------------------------------- charts
 
 
-@pytest.mark.timeout(10)
+@pytest.mark.timeout(60)
 def test_image_charts_render_png_frames(make_explorer):
     ex = make_explorer(autostart=True, interval=0.05)
     assert ex.chart_kind == "image"
@@ -400,7 +400,7 @@ def fake_timelines(now):
     return {"t": t, **memory}, {"t": t, "windows_per_s": np.linspace(0, 5e4, 50)}
 
 
-@pytest.mark.timeout(10)
+@pytest.mark.timeout(60)
 def test_blitted_frames_equal_full_draws():
     """Redrawing only the panels whose limits changed gives the same pixels as a full draw."""
     import numpy as np
@@ -421,7 +421,7 @@ def test_blitted_frames_equal_full_draws():
     other.close()
 
 
-@pytest.mark.timeout(10)
+@pytest.mark.timeout(60)
 def test_y_limits_move_in_round_steps():
     assert [nice_ceiling(v) for v in (0.5, 3, 7, 11, 999, 1001)] == [1, 5, 10, 20, 1000, 2000]
     assert sticky_limit(None, 60) == 100 and sticky_limit(100, 60) == 100
@@ -429,7 +429,7 @@ def test_y_limits_move_in_round_steps():
 
 
 @needs_ipympl
-@pytest.mark.timeout(10)
+@pytest.mark.timeout(60)
 def test_ipympl_charts_draw_when_the_front_end_asks(make_explorer):
     ex = make_explorer(autostart=True, charts="ipympl", interval=0.05)
     from ipympl.backend_nbagg import Canvas
@@ -448,7 +448,7 @@ def test_ipympl_charts_draw_when_the_front_end_asks(make_explorer):
     assert wait_until(lambda: target.draw_requests > requests)
 
 
-@pytest.mark.timeout(10)
+@pytest.mark.timeout(60)
 def test_auto_charts_follow_the_matplotlib_backend(make_explorer, monkeypatch):
     import matplotlib
 
