@@ -100,7 +100,7 @@ def copy_rate(mux, n):
     for x in items:
         x["X"].copy()
         x["Y"].copy()
-    return nbytes / (time.perf_counter() - t), nbytes / n
+    return nbytes / (time.perf_counter() - t), nbytes / n, items[0]["X"]
 
 
 def count_for(rate, seconds):
@@ -170,7 +170,7 @@ def transport(root, sizes):
     )
     copies = [copy_rate(mux, min(n, 5000)) for _ in range(3)]
     copy_bps = median([c[0] for c in copies])
-    item_bytes = copies[0][1]
+    item_bytes, window = copies[0][1], copies[0][2]
     s = ratio_stats(rates["background(workers=1)"], rates["in-process"])
     bg = median(rates["background(workers=1)"])
     rows = [
@@ -189,7 +189,8 @@ def transport(root, sizes):
         columns=["contender", "windows/s", "bytes/s through shared memory", "ratio to in-process (median)", "spread"],
         rows=rows,
         notes=[
-            f"Loader `npy_mmap`, windows of 16 x 128 float32 with their labels ({item_bytes:.0f} bytes), {n} "
+            f"Loader `npy_mmap`, windows of {' x '.join(map(str, window.shape))} {window.dtype} with their labels "
+            f"({item_bytes:.0f} bytes), {n} "
             f"windows per timing, {sizes.rounds} rounds.",
             f"In-process copy of the same windows (`ndarray.copy`): {copy_bps / 2**20:.0f} MiB/s.",
         ],

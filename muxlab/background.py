@@ -250,7 +250,16 @@ class ZMQStreamer(Background):
 
 
 def find_knobs(stream):
-    """Every :class:`~muxlab.Knob` that ``stream``'s streamers take as an argument, once each, in a fixed order."""
+    """Every :class:`~muxlab.Knob` that ``stream``'s streamers take as an argument, once each, in a fixed order.
+
+    The search goes into muxes, wrapped Streamers and Streamers passed as arguments (maps over a mux).
+
+    >>> from muxlab import Knob, Mux, Streamer, buffer_stream
+    >>> n = Knob(16)
+    >>> mux = Mux([Streamer(range, n), Streamer(range, n)], k=1, lam=1)
+    >>> find_knobs(Streamer(buffer_stream, mux, 4)) == [n]
+    True
+    """
     found = {}
     seen = set()
 
@@ -266,7 +275,9 @@ def find_knobs(stream):
             for a in itertools.chain(s.args, s.kwargs.values()):
                 if isinstance(a, Knob):
                     found.setdefault(id(a), a)
-            if isinstance(s.streamer, Streamer):
+                elif isinstance(a, Streamer):  # a map over a mux: Streamer(buffer_stream, mux, 32)
+                    walk(a)
+            if isinstance(getattr(s, "streamer", None), Streamer):
                 walk(s.streamer)
 
     walk(stream)

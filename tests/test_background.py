@@ -26,7 +26,8 @@ def windows(i, rows=16, cols=128):
 
 
 def shm_entries():
-    return sorted(name for name in os.listdir("/dev/shm") if name.startswith("muxlab-"))
+    """This process's shared-memory blocks (named after the consumer's pid; other processes may run muxlab too)."""
+    return sorted(name for name in os.listdir("/dev/shm") if name.startswith(f"muxlab-{os.getpid()}-"))
 
 
 def children():
@@ -299,7 +300,7 @@ def test_workers_stop_and_free_shared_memory_when_the_parent_is_killed():
             time.sleep(0.05)
         alive = [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"]
         assert alive == []
-        assert [name for name in shm_entries() if name.startswith(f"muxlab-{parent.pid}-")] == []
+        assert [name for name in os.listdir("/dev/shm") if name.startswith(f"muxlab-{parent.pid}-")] == []
     finally:
         parent.kill()
         parent.wait()

@@ -31,6 +31,9 @@ SECTION_TITLES = {
     "disk": "Disk: windows/s per strategy vs in-RAM baseline",
     "disk_memory": "Disk: memory per strategy (muxlab.compare)",
     "disk_scaling": "Disk scaling: windows/s and memory vs k, n and files",
+    "workers_overlap": "Workers: overlap of loading and consuming",
+    "workers_transport": "Workers: transport (no consumer work)",
+    "workers_scaling": "Workers: scaling in the number of workers (no consumer work)",
 }
 
 
@@ -134,7 +137,8 @@ def test_quick_run_writes_every_case_with_numeric_ratios(quick_run):
         number(r["median"])
         spread(r["spread (min–max)"])
     names = " ".join(r["target"] for r in rows)
-    for what in ("vs pescador", "vs bare loop", "first sample", "copies no argument", "counters on", "npy_mmap warm vs in-RAM"):
+    for what in ("vs pescador", "vs bare loop", "first sample", "copies no argument", "counters on", "npy_mmap warm vs in-RAM",
+                 "overlap: background(workers=1)", "transport: background(workers=1)"):
         assert what in names
 
     for chart in ("engine.png", "disk.png"):
