@@ -338,21 +338,26 @@ def test_k_lam_and_weights_set_on_the_background_object_reach_the_workers():
     mux = Mux([Streamer(endless, i) for i in range(6)], k=1, lam=None, random_state=2)
     bg = background(mux, prefetch=prefetch)
     it = iter(bg)
-    assert len({next(it) for _ in range(100)}) == 1  # k=1, endless activation: one stream
-    bg.k = 3
-    assert mux.k == 3
-    after = [next(it) for _ in range(300)]
-    assert len(set(after[prefetch:])) == 3  # at most `prefetch` items were made before the change
-    bg.weights = [0, 0, 0, 0, 0, 1]
-    bg.lam = 1  # every activation now lasts one item: new activations follow the weights
-    after = [next(it) for _ in range(100)]
-    # stale: at most `prefetch` items, then the last item of each of the k=3 running activations
-    assert set(after[prefetch + 3 :]) == {5}
-    assert set(after[:prefetch + 3]) != {5}
-    with pytest.raises(muxlab.ParameterError):
-        bg.k = 0
-    assert bg.k == 3
-    it.close()
+    try:
+        assert len({next(it) for _ in range(100)}) == 1  # k=1, endless activation: one stream
+        bg.k = 3
+        assert mux.k == 3
+        after = [next(it) for _ in range(300)]
+        assert len(set(after[prefetch:])) == 3  # at most `prefetch` items were made before the change
+        running = set(after[prefetch:])
+        bg.weights = [0, 0, 0, 0, 0, 1]
+        # with lam=None no activation ends, so new weights change nothing yet
+        assert set(next(it) for _ in range(50)) == running
+        bg.lam = 1  # every activation now lasts one item: new activations follow the weights
+        after = [next(it) for _ in range(100)]
+        # stale: at most `prefetch` items, then the last item of each of the k=3 running activations
+        assert set(after[prefetch + 3 :]) == {5}
+        assert set(after[:prefetch + 3]) != {5}
+        with pytest.raises(muxlab.ParameterError):
+            bg.k = 0
+        assert bg.k == 3
+    finally:
+        it.close()
 
 
 @pytest.mark.timeout(60)

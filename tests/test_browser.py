@@ -178,10 +178,20 @@ def move_n(page, start):
     handle.press("PageUp")
     t0 = time.monotonic()
     handle.press("PageUp")
-    shown = wait_status(page, 30, gt={"n": start["n"]})
-    n = wait_status(page, 30, eq={"n": shown["n"], "rows": shown["n"]})["n"]
+    # Each key press moves n one step: wait until the readout has taken both, then for the status.
+    readout_of = page.locator(".muxlab-n .widget-readout")
+    target, seen_at = None, time.monotonic()
+    while time.monotonic() - t0 < 30:
+        value = readout_of.inner_text().strip()
+        if value != target:
+            target, seen_at = value, time.monotonic()
+        elif value.isdigit() and int(value) > start["n"] and time.monotonic() - seen_at > 0.5:
+            break
+        time.sleep(0.05)
+    assert target.isdigit() and int(target) > start["n"], f"the n readout shows {target!r} after two PageUp"
+    n = wait_status(page, 30, eq={"n": int(target), "rows": int(target)})["n"]
     n_seconds = time.monotonic() - t0
-    readout = page.locator(".muxlab-n .widget-readout").inner_text().strip()
+    readout = readout_of.inner_text().strip()
     assert readout == str(n), f"the n readout shows {readout!r}, the status n={n}"
     print(f"n {start['n']} -> {n}: status showed n={n} rows={n} after {n_seconds:.3f} s")
     assert n_seconds < FOLLOW_BOUND, n_seconds
