@@ -124,15 +124,31 @@ def test_bad_values_raise_and_leave_the_session_alone(make_session, tiny):
         muxlab.Session(tiny, strategy="npx")
 
 
-@pytest.mark.timeout(10)
-def test_keys_are_checked_against_what_the_loaders_read(make_session):
-    import inspect
-
-    if "keys" in inspect.signature(muxlab.loaders.streams).parameters:
-        pytest.skip("these loaders take keys=: covered by the loaders' tests")
-    assert make_session(keys=("X", "Y")).keys == ("X", "Y")
-    with pytest.raises(ParameterError, match=r"keys=\('features',\)"):
-        make_session(keys=["features"])
+@pytest.mark.timeout(30)
+def test_a_user_folder_with_its_own_keys_streams_the_first_key(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for i, rows in enumerate((40, 50, 60)):
+        np.savez_compressed(corpus / f"s{i}.npz", features=np.full((rows, 3), i, "f4"), labels=np.arange(rows))
+    with pytest.raises(muxlab.DataError, match="muxlab convert"):
+        muxlab.Session(corpus, keys=("features", "labels"))  # npy_mmap needs the .npy layout
+    s = muxlab.Session(corpus, strategy=None, keys=("features", "labels"), k=2, lam=4, n=8, random_state=0)
+    try:
+        assert s.strategy == "npz_copy" and s.keys == ("features", "labels")
+        assert s.strategies == ("npz", "npz_copy", "npz_cached") and s.max_n == 40
+        assert s.names == ("s0", "s1", "s2")
+        with pytest.raises(ParameterError, match="n=41"):
+            s.n = 41
+        with pytest.raises(muxlab.DataError, match="npy_mmap"):
+            s.strategy = "npy_mmap"
+        s.start()
+        assert wait_until(lambda: s.samples >= 20)
+        s.pause()
+        snap = s.snapshot()
+        assert snap.rows == 8 and snap.stream_samples.sum() >= 20
+        assert sorted(p.name for p in corpus.iterdir()) == ["s0.npz", "s1.npz", "s2.npz"]
+    finally:
+        s.stop()
 
 
 @pytest.mark.timeout(10)
