@@ -27,41 +27,52 @@ class ChainMux(BaseMux):
         super().__init__(streamers, random_state=random_state, on_error=on_error, on_event=on_event)
         self.mode = check_choice(type(self).__name__, "mode", mode, MODES)
 
-    def _run(self, max_iter):
-        if max_iter == 0:
-            return
-        st = CountingPass(self)
-        self.stats._start_pass(st)
-        counts = st.counts
-        limit = -1 if max_iter is None else max_iter
-        n = 0
-        try:
+    def _config(self):
+        return super()._config() | {"mode": self.mode}
+
+    def _new_pass(self, max_iter, state):
+        p = CountingPass(self, max_iter, state)
+        p.position = p.loop.get("position", 0)
+        p.round_start = p.loop.get("round_start", 0)
+        return p
+
+    def _loop_state(self, p):
+        return {"position": p.position, "round_start": p.round_start}
+
+    def _run(self, p):
+        with self._running(p):
+            counts = p.counts
+            limit = -1 if p.max_iter is None else p.max_iter
+            n = p.yielded()
+            if n == limit:
+                return
+            position = p.position
             while True:
-                n_before = n
-                for s in range(self.n_streams):
-                    st.n = n
-                    nxt = st.activate(s, 0)
+                for s in range(position, self.n_streams):
+                    p.position = s
+                    nxt = p.take(s)
                     if nxt is None:
-                        continue
-                    st.active = [s]
+                        p.n = n
+                        nxt = p.activate(s, 0)
+                        if nxt is None:
+                            continue
                     while True:
                         try:
                             item = nxt()
                         except StopIteration:
-                            st.n = n
-                            st.retire(s, 0, "exhausted")
+                            p.n = n
+                            p.retire(s, 0, "exhausted")
                             break
                         except Exception as exc:
-                            st.n = n
-                            st.fail(s, 0, exc)
+                            p.n = n
+                            p.fail(s, 0, exc)
                             break
                         counts[s] += 1
                         n += 1
                         yield item
                         if n == limit:
                             return
-                    st.active = []
-                if self.mode == "exhaustive" or n == n_before:
+                position = 0
+                if self.mode == "exhaustive" or n == p.round_start:
                     return
-        finally:
-            self.stats._end_pass(st)
+                p.round_start = n
