@@ -263,3 +263,69 @@ def test_random_configurations_resume_exactly(c, where, change):
     after, got, _ = load(make, state, m, changes)
     assert same_items(before + after, items)
     assert got == final
+
+
+# -- maps over a pass ------------------------------------------------------------------
+
+
+def _map_pipelines():
+    from muxlab import buffer_stream, keras_tuples, tuples
+    from resume_cases import records
+
+    def mux():
+        return StochasticMux([Streamer(records, n) for n in (9, 4, 13, 0, 7)], 2, 3, random_state=21)
+
+    return {
+        "buffer_stream": (mux, lambda it, state=None: buffer_stream(it, 4, partial=True, state=state)),
+        "tuples": (mux, lambda it, state=None: tuples(it, "z", "y", state=state)),
+        "keras_tuples": (mux, lambda it, state=None: keras_tuples(it, inputs="x", outputs=["y", "z"], state=state)),
+        "buffer_stream over tuples": (
+            mux,
+            lambda it, state=None: buffer_stream(
+                tuples(it, "y", state=None if state is None else state["stream"]), 3, state=state
+            ),
+        ),
+    }
+
+
+def _resume_map(make_mux, wrap, state):
+    inner = state
+    while "map" in inner:
+        inner = inner["stream"]
+    return wrap(make_mux().iterate(state=inner), state)
+
+
+@pytest.mark.parametrize("name", sorted(_map_pipelines()))
+def test_maps_over_a_pass_resume_exactly(name):
+    make_mux, wrap = _map_pipelines()[name]
+    reference_mux = make_mux()
+    items = list(wrap(reference_mux.iterate(max_iter=90)))
+    final = counters(reference_mux)
+    assert len(items) > 5
+    for m in sorted({0, 1, len(items) // 2, len(items) - 1, len(items)}):
+        mux = make_mux()
+        it = wrap(mux.iterate(max_iter=90))
+        before = [next(it) for _ in range(m)]
+        state = json.loads(json.dumps(it.state_dict()))
+        again = make_mux()
+        after = list(_resume_map(lambda: again, wrap, state))
+        assert same_items(before + after, items), f"{name}: resumed after {m} items"
+        assert counters(again) == final
+
+
+def test_a_cache_over_a_pass_refuses_a_state_unless_approximate():
+    from muxlab import cache
+
+    it = cache(CASES["chain-cycle"]().iterate(max_iter=50), 4, prob=0.5, random_state=0)
+    next(it)
+    with pytest.raises(NotResumableError, match=r"cache: a cache over a mux cannot be checkpointed.*Streamer\(cache"):
+        it.state_dict()
+    assert it.state_dict(approximate=True)["approximate"] is True
+
+
+def test_a_map_refuses_the_state_of_another_map():
+    from muxlab import buffer_stream, tuples
+
+    it = tuples(CASES["chain-cycle"]().iterate(max_iter=50), 0)
+    with pytest.raises(ValueError, match="is not the state of a buffer_stream map"):
+        buffer_stream(CASES["chain-cycle"]().iterate(), 2, state=it.state_dict())

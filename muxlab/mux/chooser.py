@@ -92,7 +92,7 @@ class StreamChooser:
 
     # -- choosing ---------------------------------------------------------------
     def choose(self, in_use):
-        """Pick the next stream to activate by weight, or -1 if none can be (``in_use[i]``: slots stream i holds)."""
+        """Pick the next stream to activate by weight, or -1 if none can be (``in_use[i]``: slots stream i holds, a defaultdict)."""
         if self.dead:
             return -1
         if self.cdf is not None and len(self.cdf) == 0:
@@ -119,7 +119,8 @@ class StreamChooser:
             return -1
         if mode != "single_active":
             return self.choose(in_use)
-        free = np.asarray(in_use) == 0
+        free = np.ones(self.n_streams, dtype=bool)
+        free[[stream for stream, held in in_use.items() if held]] = False
         p = self.mux._weights * free * ~np.frombuffer(bytes(self.pruned), dtype=np.uint8).astype(bool)
         total = p.sum()
         if total <= 0:

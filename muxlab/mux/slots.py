@@ -7,6 +7,8 @@ registry's lock, once per activation, never per item, so a reader in another
 thread never sees a slot half written.
 """
 
+import collections
+
 from ..lifetimes import draw_lifetimes
 
 #: Lifetime of an activation that runs until its stream is exhausted (``rate=None``).
@@ -29,7 +31,8 @@ class SlotTable:
         self.nexts = []
         self.life = []
         self.rem = []
-        self.in_use = [0] * mux.n_streams
+        # Slots each stream holds; only streams ever active have an entry, so a pass starts in O(k).
+        self.in_use = collections.defaultdict(int)
         self.lifetimes = []
         self.retired_total = 0
 
