@@ -191,7 +191,9 @@ class Streamer:
         """
         args, kwargs = self.args, self.kwargs
         seeds = [w for w in self._watched if isinstance(w, np.random.SeedSequence)]
-        if spawned is not None and seeds:
+        if spawned is None:
+            spawned = [seq.n_children_spawned for seq in seeds]  # before the call: a plain function spawns in it
+        elif seeds:
             copies = {id(o): _seed_at(o, c) for o, c in zip(seeds, spawned)}
             args = tuple(copies.get(id(a), a) for a in args)
             kwargs = {k: copies.get(id(v), v) for k, v in kwargs.items()}
@@ -203,9 +205,9 @@ class Streamer:
                     f"({type(made).__name__}); expected an iterable or a generator"
                 )
             made = iter(made)
-        if spawned is None:
-            spawned = [seq.n_children_spawned for seq in seeds]
-        _remember(made, self._watched, spawned)
+        if not _remember(made, self._watched, spawned):
+            made = _relay(made)  # an iterator without weak references: follow it through a generator
+            _remember(made, self._watched, spawned)
         return made
 
     def __repr__(self):
@@ -254,8 +256,13 @@ def _remember(made, watched, seeds):
     versions = [w.version for w in watched if isinstance(w, Knob)]
     try:
         _TOKENS[made] = (list(seeds), versions)
-    except TypeError:  # an iterator that takes no weak reference: it is not watched
-        pass
+    except TypeError:  # an iterator that takes no weak reference
+        return False
+    return True
+
+
+def _relay(it):
+    yield from it
 
 
 def _seed_at(seq, spawned):
@@ -294,6 +301,8 @@ def _children_taken(watched, iterator, opened):
     seeds = [w for w in watched if isinstance(w, np.random.SeedSequence)]
     if not seeds:
         return []
+    if getattr(iterator, "gi_code", None) is _relay.__code__:
+        return list(opened)  # a plain function: it spawned when called, as it was opened
     frame = getattr(iterator, "gi_frame", None)
     if frame is not None and inspect.getgeneratorstate(iterator) == inspect.GEN_CREATED:
         return None  # not started: it spawns when it starts, from the counters restored with the mux

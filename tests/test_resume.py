@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -182,6 +183,20 @@ def test_streams_over_sequences_restore_by_index_without_replaying():
     state = it.state_dict()
     assert state["pass"]["slots"]["slots"][0]["at"] == {"n": 500}
     assert next(mux.iterate(state=state)) == 500
+
+
+def spawned_list(seq, n):
+    """A plain function (not a generator) that spawns its child when called."""
+    return np.random.default_rng(seq.spawn(1)[0]).integers(0, 1000, n).tolist()
+
+
+def test_functions_over_seed_sequences_resume_at_the_child_they_had():
+    def make():
+        return StochasticMux(
+            [Streamer(spawned_list, np.random.SeedSequence(i), 6) for i in range(3)], 2, 3, random_state=2
+        )
+
+    run_test_save_load_state(make, max_iter=60, points=[0, 7, 31, 59])
 
 
 def test_loader_streams_resume_exactly(tiny):
