@@ -85,6 +85,22 @@ def test_states_taken_twice_continue_alike():
     assert same_items(list(CASES["nested"]().iterate(state=first)), rest)
 
 
+@pytest.mark.parametrize("name", ["stochastic-with_replacement-poisson", "shuffled", "round-robin-permuted_cycle", "nested"])
+def test_a_resumed_pass_can_be_checkpointed_and_resumed_again(name):
+    make = CASES[name]
+    items, final, _ = reference(make, 150)
+    it = make().iterate(max_iter=150)
+    got = [next(it) for _ in range(20)]
+    for _ in range(3):  # stop and resume three times, a few items apart
+        state = json.loads(json.dumps(it.state_dict()))
+        mux = make()
+        it = mux.iterate(state=state)
+        got += [x for _, x in zip(range(7), it)]
+    got += list(it)
+    assert same_items(got, items)
+    assert counters(mux) == final
+
+
 def test_state_of_a_pass_not_started_starts_it_afresh():
     make = CASES["stochastic-exhaustive-binomial"]
     items, _, _ = reference(make)

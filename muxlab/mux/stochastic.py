@@ -580,7 +580,9 @@ class _StochasticPass(Pass):
         picks = state["picks"]
         if picks is not None:
             set_rng_state(self.rng, picks["rng"])
-            self.picks = self.rng.integers(0, int(picks["slots"]), size=int(picks["size"])).tolist()
+            self.block_rng = self.rng.bit_generator.state
+            self.block_slots = int(picks["slots"])
+            self.picks = self.rng.integers(0, self.block_slots, size=int(picks["size"])).tolist()
             self.block_start = int(picks["start"])
             self.misses = int(picks["misses"])
         set_rng_state(self.rng, state["rng"])
