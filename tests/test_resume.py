@@ -361,3 +361,86 @@ def test_a_map_refuses_the_state_of_another_map():
     it = tuples(CASES["chain-cycle"]().iterate(max_iter=50), 0)
     with pytest.raises(ValueError, match="is not the state of a buffer_stream map"):
         buffer_stream(CASES["chain-cycle"]().iterate(), 2, state=it.state_dict())
+
+
+# -- resume with pickling and with a ChainMux over a stream of streamers -----------------
+
+
+def _letters(letters, n):
+    for c in letters:
+        yield Streamer(c * n)
+
+
+def _endless_letters():
+    while True:
+        yield Streamer("ab")
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("source", ["finite", "endless", "nested"])
+def test_a_chain_over_a_stream_of_streamers_is_not_resumable_and_says_why(source):
+    import muxlab
+    from muxlab import ChainMux
+
+    if source == "finite":
+        mux = ChainMux(Streamer(_letters, "xyz", 2))
+    elif source == "endless":
+        mux = ChainMux(_endless_letters)
+    else:
+        mux = RoundRobinMux([ChainMux(Streamer(_letters, "xyz", 2)), Streamer("0123")])
+    it = mux.iterate(max_iter=5)
+    first = [next(it), next(it)]
+    for approximate in (False, True):
+        with pytest.raises(muxlab.NotResumableError, match="stream of streamers cannot be checkpointed"):
+            it.state_dict(approximate=approximate)
+    # The pass goes on unharmed, and a state cannot be loaded into such a mux either.
+    assert len(first + list(it)) == 5
+    with pytest.raises(muxlab.NotResumableError, match="list of streamers"):
+        mux.load_state_dict({})
+    assert mux.stats.running == 0
+
+
+def test_a_chain_over_a_list_still_resumes_exactly():
+    from muxlab import ChainMux
+
+    def make():
+        return ChainMux([Streamer("abc"), Streamer([]), Streamer("de")], mode="cycle")
+
+    reference = make()
+    expected = list(reference(max_iter=11))
+    assert "".join(expected) == "abcdeabcdea"
+    for m in range(11):
+        it = make().iterate(max_iter=11)
+        before = [next(it) for _ in range(m)]
+        state = json.loads(json.dumps(it.state_dict()))
+        again = make()
+        assert before + list(again.iterate(state=state)) == expected
+        assert again.stats.samples.tolist() == reference.stats.samples.tolist() == [7, 0, 4]
+        assert again.stats.activations.tolist() == reference.stats.activations.tolist()
+
+
+def test_a_pickled_mux_has_its_own_registry_and_resumes_a_state_of_the_original():
+    import copy
+    import pickle
+
+    import muxlab
+
+    mux = StochasticMux([Streamer(range(i, 40 + i)) for i in range(5)], 2, 4, random_state=8)
+    expected = list(copy.deepcopy(mux)(max_iter=60))
+    it = mux.iterate(max_iter=60)
+    before = [next(it) for _ in range(25)]
+    with pytest.raises(muxlab.NotPicklableError, match="a pass over it is running"):
+        pickle.dumps(mux)
+    state = it.state_dict()
+    live = mux.stats.activations.copy(), mux.stats.samples.copy()
+    # A MuxStats pickled on its own holds the running pass's live counts.
+    snapshot = pickle.loads(pickle.dumps(mux.stats))
+    np.testing.assert_array_equal(snapshot.activations, live[0])
+    np.testing.assert_array_equal(snapshot.samples, live[1])
+    assert snapshot.running == 0
+    it.close()
+    sent = pickle.loads(pickle.dumps(mux))
+    assert sent.passes is not mux.passes and len(sent.passes) == 0
+    assert sent.stats.samples.sum() == 0
+    assert before + list(sent.iterate(state=state)) == expected
+    assert sent.stats.samples.sum() == 60
