@@ -444,3 +444,7 @@ def test_a_pickled_mux_has_its_own_registry_and_resumes_a_state_of_the_original(
     assert sent.stats.samples.sum() == 0
     assert before + list(sent.iterate(state=state)) == expected
     assert sent.stats.samples.sum() == 60
+    # A state waiting in load_state_dict stays with the mux it was given to.
+    mux.load_state_dict(state)
+    assert list(pickle.loads(pickle.dumps(mux))(max_iter=60)) == expected
+    assert before + list(mux) == expected

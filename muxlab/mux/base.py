@@ -61,7 +61,8 @@ class BaseMux(Streamer):
     a RandomState, copied at its current state) yields what the original
     yields; with ``random_state=None`` each copy draws fresh entropy.
     ``copy.copy`` shares the Streamer objects and their arguments. Copying a
-    mux in the middle of a pass raises :class:`~muxlab.NotPicklableError`.
+    mux in the middle of a pass raises :class:`~muxlab.NotPicklableError`;
+    a state given to :meth:`load_state_dict` stays with the original.
 
     Every pass can be checkpointed: ``it = mux.iterate()`` (or ``iter(mux)``,
     ``mux(max_iter=...)``) returns an iterator whose ``state_dict()`` is plain
@@ -295,6 +296,7 @@ class BaseMux(Streamer):
         del state["random_source"]
         del state["passes"]  # the running passes and their lock belong to this mux alone
         state["stats"] = self._fresh_stats()
+        state["_next_state"] = None  # a pass to continue (load_state_dict) is this mux's, not its copies'
         return state
 
     def __setstate__(self, state):
