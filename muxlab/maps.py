@@ -13,8 +13,6 @@ it anew on each activation:
 >>> [b['x'].tolist() for b in batches]
 [[[0], [1]], [[2], [3]], [[4]]]
 
-.. _resuming-maps:
-
 A map over a mux's pass can be checkpointed with the pass: its
 ``state_dict()`` holds the pass's state under ``'stream'``, and the map
 continues when called again with ``state=`` over the pass resumed from it
@@ -76,7 +74,7 @@ def buffer_stream(stream, buffer_size, partial=False, axis=None, *, state=None):
         what you want when the items already are small batches.
     state : dict, optional
         Continue from the ``state_dict()`` of a map taken earlier (see
-        :ref:`resuming a map <resuming-maps>` in the module docstring).
+        resuming a map, in the ``muxlab.maps`` module docstring).
 
     Returns
     -------
