@@ -18,6 +18,7 @@ from .knob import Knob
 from .maps import buffer_stream, cache, keras_tuples, tuples
 from .mux import ChainMux, Mux, RoundRobinMux, ShuffledMux, StochasticMux
 from .session import Session, Snapshot
+from .state import NotResumableError, StateMismatchError
 from .streamer import Streamer, streamable
 
 __version__ = "0.1.0"
@@ -38,10 +39,12 @@ __all__ = [
     "MissingKeyError",
     "MuxlabError",
     "NotPicklableError",
+    "NotResumableError",
     "ParameterError",
     "ParameterTypeError",
     "Session",
     "Snapshot",
+    "StateMismatchError",
     "StreamError",
     "WorkerError",
     "ZMQStreamer",

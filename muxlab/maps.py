@@ -12,8 +12,26 @@ it anew on each activation:
 >>> batches = Streamer(buffer_stream, items, 2, partial=True)
 >>> [b['x'].tolist() for b in batches]
 [[[0], [1]], [[2], [3]], [[4]]]
+
+A map over a mux's pass can be checkpointed with the pass: its
+``state_dict()`` holds the pass's state under ``'stream'``, and the map
+continues when called again with ``state=`` over the pass resumed from it
+(``cache`` holds items, not positions, so it refuses; as a stream of a mux,
+``Streamer(cache, ...)``, it resumes exactly):
+
+>>> from muxlab import RoundRobinMux
+>>> low, high = list(np.arange(0, 5)), list(np.arange(10, 15))
+>>> mux = RoundRobinMux([Streamer(low), Streamer(high)])
+>>> it = buffer_stream(mux.iterate(), 3)
+>>> next(it).tolist()
+[0, 10, 1]
+>>> sd = it.state_dict()
+>>> again = RoundRobinMux([Streamer(low), Streamer(high)])
+>>> [b.tolist() for b in buffer_stream(again.iterate(state=sd['stream']), 3, state=sd)]
+[[11, 2, 12], [3, 13, 4]]
 """
 
+import itertools
 import math
 import numbers
 import reprlib
@@ -23,6 +41,7 @@ import numpy as np
 
 from .errors import DataError, MissingKeyError, ParameterError, ParameterTypeError
 from .random_state import RandomSource
+from .state import NotResumableError
 from .validation import check_int
 
 __all__ = ["buffer_stream", "tuples", "keras_tuples", "cache"]
@@ -31,7 +50,7 @@ __all__ = ["buffer_stream", "tuples", "keras_tuples", "cache"]
 _DRAW_BLOCK = 1024
 
 
-def buffer_stream(stream, buffer_size, partial=False, axis=None):
+def buffer_stream(stream, buffer_size, partial=False, axis=None, *, state=None):
     """Group every ``buffer_size`` consecutive items of ``stream`` into one batch.
 
     Items are dicts of arrays (all with the same keys), as in pescador, or
@@ -53,6 +72,9 @@ def buffer_stream(stream, buffer_size, partial=False, axis=None):
         None stacks items along a new axis 0 (``np.stack``). An int
         concatenates along that existing axis (``np.concatenate``), which is
         what you want when the items already are small batches.
+    state : dict, optional
+        Continue from the ``state_dict()`` of a map taken earlier (see
+        resuming a map, in the ``muxlab.maps`` module docstring).
 
     Returns
     -------
@@ -89,21 +111,23 @@ def buffer_stream(stream, buffer_size, partial=False, axis=None):
     buffer_size = check_int(owner, "buffer_size", buffer_size, minimum=1)
     partial = _check_bool(owner, "partial", partial)
     axis = _check_axis(owner, axis)
-    return _buffer(items, buffer_size, partial, axis)
+    where = _Position(owner, state)
+    return _resumable(stream, where, _buffer(items, buffer_size, partial, axis, where))
 
 
-def _buffer(items, buffer_size, partial, axis):
+def _buffer(items, buffer_size, partial, axis, where):
     batch = []
-    start = 0
     for item in items:
         batch.append(item)
         if len(batch) == buffer_size:
-            out = _stack(batch, axis, start)
-            start += buffer_size
+            out = _stack(batch, axis, where.n)
+            where.n += buffer_size
             batch = []
             yield out
     if batch and partial:
-        yield _stack(batch, axis, start)
+        out = _stack(batch, axis, where.n)
+        where.n += len(batch)
+        yield out
 
 
 def _stack(batch, axis, start):
@@ -157,7 +181,7 @@ def _join(values, axis, start, key):
         ) from exc
 
 
-def tuples(stream, *keys):
+def tuples(stream, *keys, state=None):
     """Turn each dict item into the tuple of its values at ``keys``, in that order.
 
     Parameters
@@ -193,15 +217,18 @@ def tuples(stream, *keys):
     items = _iterate(owner, stream)
     if not keys:
         raise ParameterError(f"{owner}: no keys given; expected at least one key, e.g. tuples(stream, 'X', 'Y')")
-    return _tuples(items, keys)
+    where = _Position(owner, state)
+    return _resumable(stream, where, _tuples(items, keys, where))
 
 
-def _tuples(items, keys):
-    for index, item in enumerate(items):
-        yield tuple(_pick("tuples", item, keys, index))
+def _tuples(items, keys, where):
+    for item in items:
+        out = tuple(_pick("tuples", item, keys, where.n))
+        where.n += 1
+        yield out
 
 
-def keras_tuples(stream, inputs=None, outputs=None):
+def keras_tuples(stream, inputs=None, outputs=None, *, state=None):
     """Turn each dict item into an ``(inputs, outputs)`` pair as Keras ``fit`` expects.
 
     Parameters
@@ -249,13 +276,16 @@ def keras_tuples(stream, inputs=None, outputs=None):
             f"{owner}: inputs={inputs!r} and outputs={outputs!r} name no key; "
             f"expected at least one key in inputs or outputs"
         )
-    return _keras_tuples(items, in_keys, in_single, out_keys, out_single)
+    where = _Position(owner, state)
+    return _resumable(stream, where, _keras_tuples(items, in_keys, in_single, out_keys, out_single, where))
 
 
-def _keras_tuples(items, in_keys, in_single, out_keys, out_single):
-    for index, item in enumerate(items):
+def _keras_tuples(items, in_keys, in_single, out_keys, out_single, where):
+    for item in items:
+        index = where.n
         x = _pick("keras_tuples", item, in_keys, index) if in_keys else None
         y = _pick("keras_tuples", item, out_keys, index) if out_keys else None
+        where.n = index + 1
         yield (x[0] if in_single else x, y[0] if out_single else y)
 
 
@@ -316,7 +346,7 @@ def cache(stream, n_cache, prob=0.5, random_state=None):
     n_cache = check_int(owner, "n_cache", n_cache, minimum=1)
     prob = _check_probability(owner, "prob", prob, zero=False)
     source = RandomSource(random_state, owner=owner)
-    return _cache(items, n_cache, prob, source)
+    return _resumable(stream, _Unresumable(owner), _cache(items, n_cache, prob, source))
 
 
 def _cache(items, n_cache, prob, source):
@@ -339,6 +369,77 @@ def _cache(items, n_cache, prob, source):
                 except StopIteration:
                     return
             yield store[slot]
+
+
+# -- resuming ---------------------------------------------------------------------------
+
+
+class _Position:
+    """How many items of its stream a map has consumed: all the state a map between two of its items has."""
+
+    __slots__ = ("owner", "n")
+
+    def __init__(self, owner, state):
+        self.owner = owner
+        self.n = 0
+        if state is not None:
+            if not isinstance(state, Mapping) or state.get("map") != owner:
+                raise ParameterError(
+                    f"{owner}: state={_show(state)} is not the state of a {owner} map; expected the dict "
+                    f"its state_dict() returned"
+                )
+            self.n = int(state["consumed"])
+
+    def state_dict(self, approximate):
+        return {"map": self.owner, "consumed": self.n}
+
+
+class _Unresumable:
+    __slots__ = ("owner",)
+
+    def __init__(self, owner):
+        self.owner = owner
+
+    def state_dict(self, approximate):
+        if not approximate:
+            raise NotResumableError(
+                f"{self.owner}: a cache over a mux cannot be checkpointed (its cache holds items, not positions); "
+                f"make it a stream of the mux instead (Streamer({self.owner}, ...), reopened exactly), or take "
+                f"state_dict(approximate=True): the cache then starts empty again"
+            )
+        return {"map": self.owner, "consumed": 0, "approximate": True}
+
+
+class MapIterator(itertools.chain):
+    """A map over a stream that can be checkpointed (a mux's pass, or another such map).
+
+    ``state_dict()`` holds the stream's state under ``'stream'``; to resume,
+    rebuild the stream from it and call the map again with ``state=``::
+
+        it = buffer_stream(mux.iterate(), 16)
+        ...
+        sd = it.state_dict()
+        it = buffer_stream(mux.iterate(state=sd['stream']), 16, state=sd)
+    """
+
+    __slots__ = ("stream", "position")
+
+    def __new__(cls, stream, position, generator):
+        self = super().__new__(cls, generator)
+        self.stream = stream
+        self.position = position
+        return self
+
+    def state_dict(self, approximate=False):
+        """The map's position and its stream's state, as plain JSON-serialisable data."""
+        return self.position.state_dict(approximate) | {"stream": self.stream.state_dict(approximate=approximate)}
+
+
+def _resumable(stream, position, generator):
+    """``generator``, as a :class:`MapIterator` if ``stream`` can be checkpointed."""
+    if callable(getattr(stream, "state_dict", None)):
+        return MapIterator(stream, position, generator)
+    return generator
 
 
 # -- argument checks and message helpers ---------------------------------------------

@@ -1,7 +1,10 @@
 """Counters every mux keeps about its streams, and the events it can report.
 
 The counters cost nothing per sample: a running pass counts samples in the
-slot lists it already keeps, and the totals are added up when they are read.
+slot lists it already keeps and hands an activation over here when it ends
+(:meth:`MuxStats.add_retirement`) or the pass closes
+(:meth:`MuxStats.add_unretired`); reading the counters adds the running
+passes' live activations, which the mux's pass registry supplies.
 """
 
 import threading
@@ -9,6 +12,8 @@ import time
 from typing import NamedTuple
 
 import numpy as np
+
+from .state import decode_ints, encode_ints
 
 #: Why an activation ended.
 RETIREMENT_REASONS = ("lifetime", "exhausted", "k_lowered", "pruned", "error")
@@ -34,6 +39,23 @@ class MuxEvent(NamedTuple):
     samples: int
 
 
+class _NoPasses:
+    """The registry of a MuxStats made on its own: no pass ever runs."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+
+    def __len__(self):
+        return 0
+
+    def live_counts(self, n_streams):
+        zeros = np.zeros(n_streams, dtype=np.int64)
+        return zeros, zeros
+
+    def latest(self):
+        return None
+
+
 class MuxStats:
     """Per-stream activation and sample counts of a mux, summed over all its passes.
 
@@ -42,46 +64,52 @@ class MuxStats:
     recently started pass that is still running; ``retirements`` counts ended
     activations by reason; ``errors`` keeps ``(stream, exception)`` pairs of
     streams skipped with ``on_error='skip'`` (the last 1000).
+
+    ``passes`` is the mux's registry of running passes (a
+    :class:`muxlab.mux.passes.PassRegistry`): it supplies the live counts and
+    the lock under which they are read.
+
+    An activation is counted when it ends (:meth:`add_retirement`) or when
+    its pass closes (:meth:`add_unretired`); until then the pass reports it
+    live, so ``activations`` includes the active ones at any time.
+
+    >>> stats = MuxStats(3)
+    >>> stats.add_retirement(1, 5, 'lifetime')
+    >>> stats.activations.tolist(), stats.samples.tolist(), stats.retirements['lifetime']
+    ([0, 1, 0], [0, 5, 0], 1)
     """
 
     max_errors = 1000
 
-    def __init__(self, n_streams, names=None):
+    def __init__(self, n_streams, names=None, passes=None):
         self.n_streams = n_streams
         self.names = names
-        self._lock = threading.Lock()
-        self._passes = []
-        self.reset()
+        self._passes = _NoPasses() if passes is None else passes
+        # Plain lists: the engine adds to single entries, three times faster than on an array.
+        self._activations = [0] * n_streams
+        self._samples = [0] * n_streams
+        self.retirements = dict.fromkeys(RETIREMENT_REASONS, 0)
+        self.errors = []
+        self.passes = 0
 
     def reset(self):
         """Set every counter to zero; a running pass counts on from here."""
-        with self._lock:
-            # Plain lists: the engine adds to single entries, three times faster than on
-            # an array. Zeroed in place: running passes hold references to them.
-            if not hasattr(self, "_activations"):
-                self._activations = [0] * self.n_streams
-                self._samples = [0] * self.n_streams
-                self.retirements = dict.fromkeys(RETIREMENT_REASONS, 0)
-            self._activations[:] = [0] * self.n_streams
-            self._samples[:] = [0] * self.n_streams
-            for p in self._passes:
-                for i, v in enumerate(p.live_samples().tolist()):
-                    self._samples[i] -= v
-            self.retirements.update(dict.fromkeys(RETIREMENT_REASONS, 0))
+        with self._passes.lock:
+            activations, samples = self._passes.live_counts(self.n_streams)
+            self._activations = (-activations).tolist()
+            self._samples = (-samples).tolist()
+            self.retirements = dict.fromkeys(RETIREMENT_REASONS, 0)
             self.errors = []
             self.passes = 0
 
-    # pickling: a snapshot of the counters, with a lock of its own and no running pass
+    # pickling: a snapshot of the counters (the running passes' live counts included), with no pass
     def __getstate__(self):
-        with self._lock:
-            state = {k: v for k, v in self.__dict__.items() if k not in ("_lock", "_passes")}
-            samples = list(self._samples)
-            for p in self._passes:
-                for i, v in enumerate(p.live_samples().tolist()):
-                    samples[i] += v
+        with self._passes.lock:
+            activations, samples = self._passes.live_counts(self.n_streams)
+            state = {k: v for k, v in self.__dict__.items() if k != "_passes"}
             state.update(
-                _activations=list(self._activations),
-                _samples=samples,
+                _activations=(np.array(self._activations, dtype=np.int64) + activations).tolist(),
+                _samples=(np.array(self._samples, dtype=np.int64) + samples).tolist(),
                 retirements=dict(self.retirements),
                 errors=list(self.errors),
             )
@@ -89,55 +117,83 @@ class MuxStats:
 
     def __setstate__(self, state):
         self.__dict__.update(state)
-        self._lock = threading.Lock()
-        self._passes = []
+        self._passes = _NoPasses()
 
     # called by the engine -------------------------------------------------
-    def _start_pass(self, state):
-        with self._lock:
-            self._passes.append(state)
-            self.passes += 1
+    def add_pass(self):
+        """A pass started."""
+        self.passes += 1
 
-    def _end_pass(self, state):
-        with self._lock:
-            for i, v in enumerate(state.live_samples().tolist()):
-                if v:
-                    self._samples[i] += v
-            self._passes.remove(state)
+    def add_retirement(self, stream, samples, reason):
+        """An activation of ``stream`` ended after ``samples`` items, for ``reason`` (call under the passes' lock)."""
+        self._activations[stream] += 1
+        self._samples[stream] += samples
+        self.retirements[reason] += 1
 
-    def _grow(self, n_streams):
+    def grow(self, n_streams):
         """Count ``n_streams`` streams from now on (a ChainMux over a stream of streamers meets them as it goes)."""
-        with self._lock:
+        with self._passes.lock:
             extra = n_streams - self.n_streams
             if extra > 0:
                 self._activations.extend([0] * extra)
                 self._samples.extend([0] * extra)
                 self.n_streams = n_streams
 
-    def _record_error(self, stream, exc):
+    def add_unretired(self, stream, samples):
+        """A closing pass hands over an activation it did not retire, with its items (call under the passes' lock)."""
+        self._activations[stream] += 1
+        self._samples[stream] += samples
+
+    def add_restored(self, stream, samples):
+        """A restored pass reopened an activation the counters already hold: take it out (it is live again)."""
+        self._activations[stream] -= 1
+        self._samples[stream] -= samples
+
+    def add_error(self, stream, exc):
+        """Keep a skipped stream's exception (``on_error='skip'``)."""
         self.errors.append((stream, exc))
         if len(self.errors) > self.max_errors:
             del self.errors[: len(self.errors) - self.max_errors]
 
+    # checkpoints ------------------------------------------------------------
+    def state_dict(self):
+        """The counters as plain data (the running passes' live counts included)."""
+        return {
+            "activations": encode_ints(self.activations),
+            "samples": encode_ints(self.samples),
+            "retirements": dict(self.retirements),
+            "passes": self.passes,
+            "errors": len(self.errors),
+        }
+
+    def load_state_dict(self, state):
+        """Set the counters from :meth:`state_dict` (a pass restored afterwards takes its live part out)."""
+        with self._passes.lock:
+            self._activations = decode_ints(state["activations"], self.n_streams).tolist()
+            self._samples = decode_ints(state["samples"], self.n_streams).tolist()
+            self.retirements = dict.fromkeys(RETIREMENT_REASONS, 0) | {
+                k: int(v) for k, v in state["retirements"].items()
+            }
+            self.passes = int(state["passes"])
+
     # read by users --------------------------------------------------------
     @property
     def activations(self):
-        return np.array(self._activations, dtype=np.int64)
+        with self._passes.lock:
+            return np.array(self._activations, dtype=np.int64) + self._passes.live_counts(self.n_streams)[0]
 
     @property
     def samples(self):
-        with self._lock:
-            total = np.array(self._samples, dtype=np.int64)
-            for p in self._passes:
-                total += p.live_samples()
-        return total
+        with self._passes.lock:
+            return np.array(self._samples, dtype=np.int64) + self._passes.live_counts(self.n_streams)[1]
 
     @property
     def active(self):
-        with self._lock:
-            if not self._passes:
+        with self._passes.lock:
+            p = self._passes.latest()
+            if p is None:
                 return np.zeros(0, dtype=np.int64)
-            return np.asarray(self._passes[-1].active_streams(), dtype=np.int64)
+            return np.asarray(p.active_streams(), dtype=np.int64)
 
     @property
     def running(self):
@@ -163,7 +219,7 @@ class MuxStats:
 
     def __repr__(self):
         return (
-            f"MuxStats(streams={self.n_streams}, activations={sum(self._activations)}, "
+            f"MuxStats(streams={self.n_streams}, activations={int(self.activations.sum())}, "
             f"samples={int(self.samples.sum())}, active={self.active.tolist()}, "
             f"retirements={self.retirements})"
         )

@@ -5,9 +5,14 @@ import functools
 import inspect
 import types
 import warnings
-from collections.abc import Iterable
+import weakref
+from collections.abc import Iterable, Mapping
+
+import numpy as np
 
 from .errors import NotPicklableError, ParameterTypeError, StreamError
+from .knob import Knob
+from .state import NotResumableError
 from .validation import _short_repr, check_int
 
 
@@ -75,6 +80,8 @@ class Streamer:
         self.kwargs = kwargs
         # Decided once here, since a mux opens its streamers many times a second.
         self._kind = 0 if isinstance(streamer, Streamer) else 1 if isinstance(streamer, Iterable) else 2
+        # Arguments whose state an activation depends on (see "resume" below).
+        self._watched = _watched(args, kwargs) if self._kind == 2 else ()
 
     def _open(self):
         """Return a fresh iterator over this stream's items (one activation)."""
@@ -84,6 +91,8 @@ class Streamer:
             return source._open()
         if kind == 1:
             return iter(source)
+        if self._watched:
+            return self._open_watched()
         made = source(*self.args, **self.kwargs)
         if hasattr(made, "__next__"):
             return made
@@ -189,6 +198,85 @@ class Streamer:
                 f"its arguments instead: Streamer({func}, *args, **kwargs)"
             )
 
+    # -- resume ------------------------------------------------------------------
+    # How a mux checkpoints one activation of this stream and reopens it where it
+    # stood: a sequence by index, anything else that can be opened again by
+    # opening it again and skipping the items the activation had yielded (exact
+    # when the function is deterministic given its arguments). A SeedSequence
+    # argument is reopened at the child it had spawned for the activation.
+
+    def _activation_state(self, iterator, count, approximate=False):
+        """Plain data from which :meth:`_resume_activation` reopens ``iterator`` after its ``count`` items."""
+        if self._kind == 0:
+            return self.streamer._activation_state(iterator, count, approximate)
+        if self._kind == 1:
+            if iter(self.streamer) is self.streamer:
+                if not approximate:
+                    raise NotResumableError(
+                        f"{self!r} is a Streamer over a one-shot iterator ({type(self.streamer).__name__}), which "
+                        f"cannot be reopened where it stood; wrap its generator function or a re-iterable instead, "
+                        f"or take state_dict(approximate=True) (the stream then goes on from wherever it is)"
+                    )
+                return {"n": count, "approximate": True}
+            return {"n": count}
+        token = _TOKENS.get(iterator) if self._watched else None
+        if token is None:
+            return {"n": count}
+        seeds, versions = token
+        seeds = _children_taken(self._watched, iterator, seeds)
+        if versions != [k.version for k in self._watched if isinstance(k, Knob)] and not approximate:
+            raise NotResumableError(
+                f"{self!r}: a Knob argument changed while this activation ran ({count} items so far); reopening "
+                f"it with the new value would not give the same items. Take the state when the activation has "
+                f"ended, or pass approximate=True"
+            )
+        return {"n": count, "seeds": seeds}
+
+    def _resume_activation(self, state):
+        """An iterator over this stream positioned after ``state['n']`` items of the activation ``state`` describes."""
+        if self._kind == 0:
+            return self.streamer._resume_activation(state)
+        n = int(state["n"])
+        source = self.streamer
+        if self._kind == 1:
+            it = iter(source)
+            if state.get("approximate"):
+                return it
+            if _is_sequence(source) and hasattr(it, "__setstate__"):
+                it.__setstate__(n)
+                return it
+            return _skip(self, it, n)
+        if self._watched:
+            return _skip(self, self._open_watched(state.get("seeds")), n)
+        return _skip(self, iter(source(*self.args, **self.kwargs)), n)
+
+    def _open_watched(self, spawned=None):
+        """Open an activation of a function with SeedSequence or Knob arguments, noting what it depends on.
+
+        ``spawned`` reopens an activation that had spawned those children of
+        its SeedSequence arguments: it gets copies that spawn them again.
+        """
+        args, kwargs = self.args, self.kwargs
+        seeds = [w for w in self._watched if isinstance(w, np.random.SeedSequence)]
+        if spawned is None:
+            spawned = [seq.n_children_spawned for seq in seeds]  # before the call: a plain function spawns in it
+        elif seeds:
+            copies = {id(o): _seed_at(o, c) for o, c in zip(seeds, spawned)}
+            args = tuple(copies.get(id(a), a) for a in args)
+            kwargs = {k: copies.get(id(v), v) for k, v in kwargs.items()}
+        made = self.streamer(*args, **kwargs)
+        if not hasattr(made, "__next__"):
+            if not isinstance(made, Iterable):
+                raise ParameterTypeError(
+                    f"Streamer: calling {_name(self.streamer)} returned {_short_repr(made)} "
+                    f"({type(made).__name__}); expected an iterable or a generator"
+                )
+            made = iter(made)
+        if not _remember(made, self._watched, spawned):
+            made = _relay(made)  # an iterator without weak references: follow it through a generator
+            _remember(made, self._watched, spawned)
+        return made
+
     def __repr__(self):
         source = self.streamer
         if isinstance(source, Streamer) or isinstance(source, Iterable):
@@ -279,3 +367,139 @@ def _constant_returns(func):
 
 def _name(func):
     return getattr(func, "__qualname__", None) or getattr(func, "__name__", None) or repr(func)
+
+
+
+# --------------------------------------------------------------------------- resume helpers
+
+# Activation iterator -> (spawn counters of its SeedSequence arguments when it was
+# opened, versions of its Knob arguments then). Only streams with such arguments pay.
+_TOKENS = weakref.WeakKeyDictionary()
+
+
+def _watched(args, kwargs):
+    return tuple(a for a in (*args, *kwargs.values()) if isinstance(a, (np.random.SeedSequence, Knob)))
+
+
+def _remember(made, watched, seeds):
+    versions = [w.version for w in watched if isinstance(w, Knob)]
+    try:
+        _TOKENS[made] = (list(seeds), versions)
+    except TypeError:  # an iterator that takes no weak reference
+        return False
+    return True
+
+
+def _relay(it):
+    yield from it
+
+
+def _seed_at(seq, spawned):
+    """A copy of ``seq`` that has spawned ``spawned`` children (its next child is the one it spawned then)."""
+    return np.random.SeedSequence(
+        seq.entropy, spawn_key=seq.spawn_key, pool_size=seq.pool_size, n_children_spawned=int(spawned)
+    )
+
+
+def _is_sequence(source):
+    return hasattr(source, "__getitem__") and hasattr(source, "__len__") and not isinstance(source, Mapping)
+
+
+def _skip(streamer, it, n):
+    """Advance ``it`` by ``n`` items, or say which stream ended too soon."""
+    for i in range(n):
+        try:
+            next(it)
+        except StopIteration:
+            raise StreamError(
+                f"resume: {streamer!r} ended after {i} items while reopening an activation that had yielded {n}; "
+                f"the stream is not deterministic given its arguments"
+            ) from None
+    return it
+
+
+def _children_taken(watched, iterator, opened):
+    """The child each SeedSequence argument gave this activation (None for all if it has not started yet).
+
+    A generator function spawns its child when it starts, not when it is
+    opened, so the child is read from the generator's own Generator: the one
+    whose seed's spawn key extends the argument's by one index. Without one,
+    the number of children spawned when the activation was opened is used
+    (exact when activations start in the order they were opened).
+    """
+    seeds = [w for w in watched if isinstance(w, np.random.SeedSequence)]
+    if not seeds:
+        return []
+    if getattr(iterator, "gi_code", None) is _relay.__code__:
+        return list(opened)  # a plain function: it spawned when called, as it was opened
+    frame = getattr(iterator, "gi_frame", None)
+    if frame is not None and inspect.getgeneratorstate(iterator) == inspect.GEN_CREATED:
+        return None  # not started: it spawns when it starts, from the counters restored with the mux
+    found = {}
+    if frame is not None:
+        for value in frame.f_locals.values():
+            seq = getattr(getattr(value, "bit_generator", None), "seed_seq", None)
+            key = getattr(seq, "spawn_key", None)
+            if key:
+                found.setdefault((getattr(seq, "entropy", None), tuple(key[:-1])), key[-1])
+    return [found.get((seq.entropy, tuple(seq.spawn_key)), c) for seq, c in zip(seeds, opened)]
+
+
+def seeds_state(streamers):
+    """How many children each SeedSequence argument of ``streamers`` has spawned (each distinct one once, in order)."""
+    return [seq.n_children_spawned for seq in _distinct(streamers, np.random.SeedSequence)]
+
+
+def load_seeds_state(streamers, counters):
+    """Give the SeedSequence arguments of ``streamers`` the spawn counts :func:`seeds_state` returned.
+
+    A SeedSequence's count cannot be set, so an argument whose count differs
+    is replaced by an equal SeedSequence with that count.
+    """
+    seqs = _distinct(streamers, np.random.SeedSequence)
+    if len(seqs) != len(counters):
+        from .state import StateMismatchError
+
+        raise StateMismatchError(
+            f"state: it holds {len(counters)} SeedSequence arguments; these streamers have {len(seqs)}"
+        )
+    new = {id(o): _seed_at(o, c) for o, c in zip(seqs, counters) if o.n_children_spawned != c}
+    if not new:
+        return
+    for s in _watching(streamers):
+        s.args = tuple(new.get(id(a), a) for a in s.args)
+        s.kwargs = {k: new.get(id(v), v) for k, v in s.kwargs.items()}
+        s._watched = _watched(s.args, s.kwargs)
+
+
+def knobs_state(streamers):
+    """The values of the Knob arguments of ``streamers`` (each distinct one once, in order)."""
+    return [k.value for k in _distinct(streamers, Knob)]
+
+
+def load_knobs_state(streamers, values):
+    """Set the Knob arguments of ``streamers`` to the values :func:`knobs_state` returned."""
+    for knob, value in zip(_distinct(streamers, Knob), values):
+        if knob.value != value:
+            knob.value = value
+
+
+def _watching(streamers):
+    for s in streamers:
+        while type(s) is Streamer and s._kind == 0:
+            s = s.streamer
+        if type(s) is Streamer or (isinstance(s, Streamer) and hasattr(s, "_watched")):
+            if s._watched:
+                yield s
+
+
+def _distinct(streamers, kind):
+    seen, out = set(), []
+    for s in _watching(streamers):
+        for w in s._watched:
+            if isinstance(w, kind) and id(w) not in seen:
+                seen.add(id(w))
+                out.append(w)
+    return out
+
+

@@ -15,10 +15,15 @@ import numpy as np
 import pytest
 from streams import endless_streams
 
+import muxlab.mux.chooser as chooser_module
+import muxlab.mux.slots as slots_module
 import muxlab.mux.stochastic as stochastic_module
 from muxlab import Knob, Mux, StochasticMux, fixtures
 from muxlab.fixtures import ROW_BASE
 from muxlab.loaders import STRATEGIES, streams
+
+#: The files of StochasticMux's pass: a line tracer reads the counters before each of their lines.
+ENGINE_FILES = {m.__file__ for m in (stochastic_module, slots_module, chooser_module)}
 
 K_VALUES = (1, 3, 8, 16, 48)  # 48 > the 40 streams: with replacement, slots may share a stream
 N_VALUES = (1, 5, 16, 40)  # 40: the rows of the shortest tiny item
@@ -154,7 +159,7 @@ def test_stats_seen_from_another_thread_at_any_line_are_consistent():
     def at_line(frame, event, arg):
         nonlocal reading
         # A reader thread blocks on the lock while the engine holds it, so those points are not observable.
-        if event == "line" and not reading and not mux.stats._lock.locked():
+        if event == "line" and not reading and not mux.passes.lock.locked():
             reading = True
             try:
                 samples, active = mux.stats.samples, mux.stats.active
@@ -168,7 +173,7 @@ def test_stats_seen_from_another_thread_at_any_line_are_consistent():
 
     def on_call(frame, event, arg):
         code = frame.f_code
-        if code.co_filename == stochastic_module.__file__ and code.co_name not in ("live_samples", "active_streams"):
+        if code.co_filename in ENGINE_FILES and code.co_name not in ("live_samples", "active_streams"):
             return at_line
         return None
 

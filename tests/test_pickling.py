@@ -160,7 +160,7 @@ def test_a_copy_has_fresh_counters_lock_and_random_source(name, how):
     before = (mux.stats.activations.copy(), mux.stats.samples.copy())
     duplicate = COPIES[how](mux)
     assert duplicate.stats is not mux.stats
-    assert duplicate.stats._lock is not mux.stats._lock
+    assert duplicate.passes is not mux.passes and duplicate.passes.lock is not mux.passes.lock
     assert duplicate.stats.samples.sum() == 0 and duplicate.stats.activations.sum() == 0
     assert duplicate.stats.passes == 0 and duplicate.stats.running == 0
     assert duplicate.random_source is not mux.random_source

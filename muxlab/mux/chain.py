@@ -2,9 +2,8 @@
 
 from collections.abc import Iterable
 
-import numpy as np
-
 from ..errors import ParameterTypeError
+from ..state import NotResumableError
 from ..stats import MuxStats
 from ..streamer import Streamer
 from ..validation import _short_repr, check_choice
@@ -24,6 +23,10 @@ class ChainMux(BaseMux):
     streams are numbered in the order it yields them, and ``stats`` grows as
     they come. ``cycle`` starts again from the first stream after the last; a
     round in which no stream yields anything ends the pass.
+
+    A pass over a list of streamers can be checkpointed and resumed (see
+    :class:`~muxlab.mux.base.BaseMux`); a pass over a stream of streamers
+    cannot: its ``state_dict()`` raises :class:`~muxlab.NotResumableError`.
 
     Examples
     --------
@@ -68,12 +71,37 @@ class ChainMux(BaseMux):
 
     def _fresh_stats(self):
         known = 0 if isinstance(self.streamers, Streamer) else len(self.streamers)
-        return MuxStats(known, names=self.stats.names)
+        return MuxStats(known, names=self.stats.names, passes=getattr(self, "passes", None))
 
-    def _rounds(self):
-        """The streamers of one round, as ``(index, streamer)``; a stream of streamers is opened anew."""
+    def _config(self):
+        return super()._config() | {"mode": self.mode}
+
+    def _state_config(self):
+        self._check_resumable()
+        return super()._state_config()
+
+    def _check_resumable(self):
+        if isinstance(self.streamers, Streamer):
+            raise NotResumableError(
+                f"{self!r}: a ChainMux over a stream of streamers cannot be checkpointed: the stream of "
+                f"streamers is read one streamer at a time (it may be endless), and the streamers it yielded "
+                f"cannot be reopened where they stood. Give ChainMux a list of streamers to checkpoint its passes"
+            )
+
+    def _new_pass(self, max_iter, state):
+        p = _ChainPass(self, max_iter, state)
+        p.position = p.loop.get("position", 0)
+        p.round_start = p.loop.get("round_start", 0)
+        return p
+
+    def _loop_state(self, p):
+        return {"position": p.position, "round_start": p.round_start}
+
+    def _round(self, position):
+        """The streamers of one round from ``position``, as ``(index, streamer)``; a stream of streamers is opened anew."""
         if not isinstance(self.streamers, Streamer):
-            yield from enumerate(self.streamers)
+            for s in range(position, len(self.streamers)):
+                yield s, None
             return
         source = self.streamers
         for i, item in enumerate(source._open()):
@@ -85,51 +113,50 @@ class ChainMux(BaseMux):
                         f"ChainMux: the stream of streamers {source!r} yielded {_short_repr(item)} "
                         f"({type(item).__name__}) as its item {i}; expected a Streamer or an iterable"
                     ) from None
-            self.stats._grow(i + 1)
+            self.stats.grow(i + 1)
             yield i, item
 
-    def _run(self, max_iter):
-        if max_iter == 0:
-            return
-        st = _ChainPass(self)
-        self.stats._start_pass(st)
-        limit = -1 if max_iter is None else max_iter
-        n = 0
-        try:
+    def _run(self, p):
+        with self._running(p):
+            counts = p.counts
+            limit = -1 if p.max_iter is None else p.max_iter
+            n = p.yielded()
+            if n == limit:
+                return
+            position = p.position
             while True:
-                n_before = n
-                rounds = self._rounds()
+                rounds = self._round(position)
                 try:
                     for s, streamer in rounds:
-                        st.n = n
-                        nxt = st.activate(s, 0, streamer)
+                        p.position = s
+                        nxt = p.take(s)
                         if nxt is None:
-                            continue
-                        counts = st.counts
-                        st.active = [s]
+                            p.n = n
+                            nxt = p.activate(s, 0, streamer)
+                            if nxt is None:
+                                continue
                         while True:
                             try:
                                 item = nxt()
                             except StopIteration:
-                                st.n = n
-                                st.retire(s, 0, "exhausted")
+                                p.n = n
+                                p.retire(s, 0, "exhausted")
                                 break
                             except Exception as exc:
-                                st.n = n
-                                st.fail(s, 0, exc, streamer)
+                                p.n = n
+                                p.fail(s, 0, exc, streamer)
                                 break
                             counts[s] += 1
                             n += 1
                             yield item
                             if n == limit:
                                 return
-                        st.active = []
                 finally:
                     rounds.close()
-                if self.mode == "exhaustive" or n == n_before:
+                position = 0
+                if self.mode == "exhaustive" or n == p.round_start:
                     return
-        finally:
-            self.stats._end_pass(st)
+                p.round_start = n
 
     def __repr__(self):
         if isinstance(self.streamers, Streamer):
@@ -138,16 +165,15 @@ class ChainMux(BaseMux):
 
 
 class _ChainPass(CountingPass):
-    """The bookkeeping of one ChainMux pass, whose streams may be learnt as the pass goes."""
-
-    def live_samples(self):
-        out = np.zeros(self.mux.stats.n_streams, dtype=np.int64)
-        out[: len(self.counts)] = self.counts
-        return out
+    """One ChainMux pass, whose streams may be learnt as the pass goes (a stream of streamers)."""
 
     def activate(self, stream, slot, streamer=None):
         grow = stream + 1 - len(self.counts)
         if grow > 0:
             self.counts.extend([0] * grow)
-            self.started.extend([0] * grow)
+            self.opened_at.extend([0] * grow)
         return super().activate(stream, slot, streamer)
+
+    def state_dict(self, approximate=False):
+        self.mux._check_resumable()
+        return super().state_dict(approximate)

@@ -3,6 +3,7 @@
 import numpy as np
 
 from ..errors import ParameterError
+from ..state import plain, rng_state, set_rng_state
 from ..validation import check_weights
 from .base import BaseMux, CountingPass
 
@@ -41,35 +42,60 @@ class ShuffledMux(BaseMux):
             "StochasticMux, whose weights are live"
         )
 
-    def _run(self, max_iter):
-        if max_iter == 0:
-            return
-        st = CountingPass(self)
-        self.stats._start_pass(st)
-        rng = self.random_source.for_pass()
-        weights = self._weights.copy()
-        n_streams = self.n_streams
-        nexts = [None] * n_streams
-        counts = st.counts
-        try:
-            for i in range(n_streams):
-                if weights[i] > 0:
-                    nexts[i] = st.activate(i, i)
-                    if nexts[i] is None:
-                        weights[i] = 0.0
-            st.active = [i for i in range(n_streams) if nexts[i] is not None]
-            limit = -1 if max_iter is None else max_iter
-            n = 0
+    def _config(self):
+        return super()._config() | {"weights": self._weights.tolist()}
+
+    def _new_pass(self, max_iter, state):
+        p = CountingPass(self, max_iter, state)
+        p.rng = self.random_source.for_pass()
+        p.block_rng = None  # the generator's state before the pick block was drawn (None: no block)
+        p.block_start = p.misses = 0
+        p.weights = self._weights.copy()
+        return p
+
+    def _loop_state(self, p):
+        block = None
+        if p.block_rng is not None and p.yielded() - p.block_start + p.misses < _PICK_BLOCK:
+            block = {"rng": plain(p.block_rng), "start": p.block_start, "misses": p.misses}
+        return {"weights": p.weights.tolist(), "rng": rng_state(p.rng), "block": block}
+
+    def _run(self, p):
+        with self._running(p):
+            rng = p.rng
+            n_streams = self.n_streams
+            counts = p.counts
+            limit = -1 if p.max_iter is None else p.max_iter
+            n = p.yielded()
+            if n == limit:
+                return
+            nexts = [None] * n_streams
             picks = ()
             j = nb = 0
+            loop = p.loop
+            if loop:
+                p.weights = weights = np.asarray(loop["weights"], dtype=np.float64)
+                for s in list(p.active):
+                    nexts[s] = p.take(s)
+                block = loop["block"]
+                if block is not None:
+                    set_rng_state(rng, block["rng"])
+                    picks = _draw(rng, weights, n_streams)
+                    p.block_rng, p.block_start, p.misses = _numify_state(block["rng"]), block["start"], block["misses"]
+                    j, nb = n - p.block_start + p.misses, _PICK_BLOCK
+                set_rng_state(rng, loop["rng"])
+            else:
+                weights = p.weights
+                for i in range(n_streams):
+                    if weights[i] > 0:
+                        nexts[i] = p.activate(i, i)
+                        if nexts[i] is None:
+                            weights[i] = 0.0
             while True:
                 if j == nb:
-                    total = weights.sum()
-                    if total <= 0:
+                    if weights.sum() <= 0:
                         return
-                    cdf = np.cumsum(weights / total)
-                    u = rng.random(_PICK_BLOCK)
-                    picks = np.minimum(np.searchsorted(cdf, u, side="right"), n_streams - 1).tolist()
+                    p.block_rng, p.block_start, p.misses = rng.bit_generator.state, n, 0
+                    picks = _draw(rng, weights, n_streams)
                     j = 0
                     nb = _PICK_BLOCK
                 s = picks[j]
@@ -77,26 +103,39 @@ class ShuffledMux(BaseMux):
                 try:
                     item = nexts[s]()
                 except StopIteration:
-                    st.n = n
-                    got = st.retire(s, s, "exhausted" if counts[s] > st.started[s] else "pruned")
-                    nexts[s] = st.activate(s, s) if got else None
+                    p.misses += 1
+                    p.n = n
+                    got = p.retire(s, s, "exhausted" if counts[s] > p.opened_at[s] else "pruned")
+                    nexts[s] = p.activate(s, s) if got else None
                     if nexts[s] is None:
                         weights[s] = 0.0
-                        st.active.remove(s)
                         j = nb = 0
+                        p.block_rng = None
                     continue
                 except Exception as exc:
-                    st.n = n
-                    st.fail(s, s, exc)
+                    p.misses += 1
+                    p.n = n
                     nexts[s] = None
                     weights[s] = 0.0
-                    st.active.remove(s)
                     j = nb = 0
+                    p.block_rng = None
+                    p.fail(s, s, exc)
                     continue
                 counts[s] += 1
                 n += 1
                 yield item
                 if n == limit:
                     return
-        finally:
-            self.stats._end_pass(st)
+
+
+def _draw(rng, weights, n_streams):
+    """A block of stream indices drawn by weight."""
+    cdf = np.cumsum(weights / weights.sum())
+    u = rng.random(_PICK_BLOCK)
+    return np.minimum(np.searchsorted(cdf, u, side="right"), n_streams - 1).tolist()
+
+
+def _numify_state(state):
+    probe = np.random.default_rng()
+    set_rng_state(probe, state)
+    return probe.bit_generator.state

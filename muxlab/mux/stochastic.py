@@ -6,26 +6,26 @@ long-run share of samples of each stream, and every lifetime distribution has
 a mean of exactly ``rate`` samples.
 """
 
-import numpy as np
+import itertools
 
 from ..errors import ParameterError
-from ..lifetimes import DISTS, draw_lifetimes
+from ..lifetimes import DISTS
+from ..state import plain, rng_state, set_rng_state
 from ..stats import EventClock
 from ..validation import check_bool, check_choice, check_int, check_positive_number, check_weights
 from .base import BaseMux
+from .chooser import StreamChooser
+from .passes import Pass
+from .slots import ENDLESS, SlotTable
 
 MODES = ("with_replacement", "single_active", "exhaustive")
-
-#: Lifetime of an activation that runs until its stream is exhausted (``rate=None``).
-ENDLESS = 2**62
 
 #: The largest finite rate: lifetimes are drawn as 64-bit integers (use None for "until exhausted").
 MAX_RATE = 1e15
 
 _PICK_BLOCK = 4096
-_CANDIDATE_BLOCK = 256
-_LIFETIME_BLOCK = 256
-_REJECTIONS = 32
+
+__all__ = ["ENDLESS", "MAX_RATE", "MODES", "Mux", "StochasticMux"]
 
 
 class StochasticMux(BaseMux):
@@ -204,44 +204,71 @@ class StochasticMux(BaseMux):
         self._notify()
 
     def _notify(self):
-        for state in list(self.stats._passes):
-            state.flag = True
-            state.picks.clear()
+        self.passes.request_changes()
 
     # -- one pass -----------------------------------------------------------
-    def _run(self, max_iter):
+    def _new_pass(self, max_iter, state):
+        return _StochasticPass(self, max_iter, state)
+
+    def _live_state(self):
+        return {
+            "n_active": self._n_active,
+            "rate": self._rate,
+            "weights": self._weights.tolist() if self._weights_version else None,
+        }
+
+    def _load_live_state(self, state):
+        self._n_active = self._check_n_active(state["n_active"])
+        self._rate = self._check_rate(state["rate"])
+        if state["weights"] is not None:
+            self._weights = check_weights(type(self).__name__, state["weights"], self.n_streams)
+            self._weights_version += 1
+
+    def _config(self):
+        return super()._config() | {
+            "mode": self._mode,
+            "dist": self._dist,
+            "prune_empty_streams": self.prune_empty_streams,
+            "counters": self.counters,
+        }
+
+    def _run(self, st):
         # The hot loop: per item, one pick from a pre-drawn block, one next(),
         # one lifetime decrement. Everything else (live changes, retirements,
         # the max_iter limit) happens between blocks: a block is cut short by
         # clearing it, and its length never exceeds the items still owed.
-        if max_iter == 0:
-            return
-        st = _Pass(self)
-        self.stats._start_pass(st)
-        try:
-            st.fill_initial_slots()
-            nexts = st.nexts
-            rem = st.rem
+        with self._running(st):
+            if st.restored is None:
+                st.fill_initial_slots()
+            slots = st.slots
+            nexts = slots.nexts
+            rem = slots.rem
+            max_iter = st.max_iter
+            picks = st.restored_picks()
             while True:
-                if st.flag:
-                    st.apply_changes()
-                if not nexts:
-                    return
-                size = _PICK_BLOCK
-                if max_iter is not None:
-                    size = min(size, max_iter - st.yielded())
-                    if size <= 0:
+                if picks is None:
+                    if st.flag:
+                        st.apply_changes()
+                    if not nexts:
                         return
-                picks = st.new_picks(size)
-                if st.flag:
-                    continue
+                    size = _PICK_BLOCK
+                    if max_iter is not None:
+                        size = min(size, max_iter - slots.yielded())
+                        if size <= 0:
+                            return
+                    picks = st.new_picks(size)
+                    if st.flag:
+                        picks = None
+                        continue
                 for s in picks:
                     try:
                         item = nexts[s]()
                     except StopIteration:
+                        st.misses += 1
                         st.retire(s, "exhausted")
                         continue
                     except Exception as exc:
+                        st.misses += 1
                         st.fail(s, exc)
                         continue
                     r = rem[s] - 1
@@ -253,9 +280,7 @@ class StochasticMux(BaseMux):
                             yield item  # counted, so delivered before the replacement's error
                             raise
                     yield item
-        finally:
-            st.close()
-            self.stats._end_pass(st)
+                picks = None
 
     def __repr__(self):
         return (
@@ -319,154 +344,80 @@ class Mux(StochasticMux):
         return "lam"
 
 
-class _Pass:
-    """The state of one pass over a StochasticMux: its slots, its generator and its bookkeeping.
+class _StochasticPass(Pass):
+    """One pass over a StochasticMux: a :class:`StreamChooser`, a :class:`SlotTable`, one generator and the pick block.
 
-    Slot ``s`` holds stream ``slot_stream[s]``, iterated by ``nexts[s]``, with a
-    lifetime of ``life[s]`` samples of which ``rem[s]`` remain. The lists are
-    changed in place only, because the mux's loop holds them.
+    The pick block is the only per-item state: a list of slot indices drawn at
+    once. Its position is not kept per item; it follows from the items
+    yielded since it was drawn and the picks that yielded nothing
+    (``misses``).
     """
 
-    def __init__(self, mux):
+    def __init__(self, mux, max_iter, state=None):
         self.mux = mux
+        self.max_iter = max_iter
+        self.generator = None
         self.rng = mux.random_source.for_pass()
         self.counting = mux.counters
-        self.lock = mux.stats._lock
-        self.mode = mux._mode
-        self.exhaustive = self.mode == "exhaustive"
-        # The counters this pass adds to (zeroed in place by stats.reset()).
-        self.activation_counts = mux.stats._activations
-        self.sample_counts = mux.stats._samples
-        self.retirement_counts = mux.stats.retirements
+        self.streamers = mux.streamers
+        self.stats = mux.stats
+        self.add_retirement = mux.stats.add_retirement
+        self.lock = mux.passes.lock
+        self.chooser = StreamChooser(mux, self.rng)
+        self.slots = SlotTable(mux, self.rng, self.lock)
         self.flag = False
         self.picks = []
-        self.retired_total = 0
-        self.k = mux._n_active
-        self.rate = mux._rate
+        self.block_rng = None  # the generator's state before the pick block was drawn
+        self.block_start = 0  # items yielded when it was drawn
+        self.misses = 0  # picks of the block that yielded nothing
         self.clock = EventClock()
-        n_streams = mux.n_streams
-        self.slot_stream = []
-        self.slot_iter = []
-        self.nexts = []
-        self.life = []
-        self.rem = []
-        self.lifetimes = []
-        self.pruned = bytearray(n_streams)
-        self.used = bytearray(n_streams)
-        self.in_use = [0] * n_streams
-        self.candidates = []
-        self.cand_j = 0
-        self.weights_version = None
-        self.cdf = None
-        self.dead = False
-        self.empty_since = -1
-        self.empty_seen = set()
-        self.n_eligible = 0
-        self._use_weights()
+        self.started = self.finished = False
+        self.restored = state
+        if state is not None:
+            self._load_state_dict(state)
 
-    # -- bookkeeping read by MuxStats ---------------------------------------
+    # -- the pass protocol ------------------------------------------------------
     def live_samples(self):
-        out = np.zeros(self.mux.n_streams, dtype=np.int64)
         if not self.counting:
-            return out
-        m = min(len(self.slot_stream), len(self.life), len(self.rem))
-        if m:
-            got = np.asarray(self.life[:m], dtype=np.int64) - np.asarray(self.rem[:m], dtype=np.int64)
-            np.add.at(out, np.asarray(self.slot_stream[:m], dtype=np.int64), got)
-        return out
+            return [], []
+        return self.slots.live_samples()
 
     def active_streams(self):
-        return list(self.slot_stream)
+        return list(self.slots.stream)
 
     def yielded(self):
-        """Items this pass has yielded so far."""
-        return self.retired_total + sum(self.life) - sum(self.rem)
+        return self.slots.yielded()
+
+    def request_changes(self):
+        self.flag = True
+        self.picks.clear()
+
+    def close(self):
+        for it in self.slots.iters:
+            _close(it)
 
     # -- random draws, in blocks ------------------------------------------------
     def new_picks(self, size):
         """A block of ``size`` slot indices drawn uniformly; clearing it stops the loop over it."""
-        self.picks = self.rng.integers(0, len(self.nexts), size=size).tolist()
+        self.block_rng = self.rng.bit_generator.state
+        self.block_slots = len(self.slots.nexts)
+        self.block_start = self.slots.yielded()
+        self.misses = 0
+        self.picks = self.rng.integers(0, len(self.slots.nexts), size=size).tolist()
         return self.picks
 
-    def next_lifetime(self):
-        if self.rate is None:
-            return ENDLESS
-        if not self.lifetimes:
-            self.lifetimes = draw_lifetimes(
-                self.rng, self.mux.dist, self.rate, self.k, _LIFETIME_BLOCK
-            ).tolist()[::-1]
-        return self.lifetimes.pop()
-
-    def _use_weights(self):
-        """Take the mux's current weights, leaving out streams that may never come back."""
-        mux = self.mux
-        self.weights_version = mux._weights_version
-        w = mux._weights
-        excluded = np.frombuffer(bytes(self.pruned), dtype=np.uint8).astype(bool)
-        if mux._mode == "exhaustive":
-            excluded |= np.frombuffer(bytes(self.used), dtype=np.uint8).astype(bool)
-        self.n_eligible = int(np.count_nonzero((w > 0) & ~excluded))
-        if excluded.any() or np.any(w != w[0]):
-            p = np.where(excluded, 0.0, w)
-            total = p.sum()
-            if total <= 0:
-                self.cdf = np.zeros(0)
-            else:
-                self.cdf = np.cumsum(p / total)
-        else:
-            self.cdf = None
-        self.candidates = []
-        self.cand_j = 0
-
-    def _refill_candidates(self):
-        n = self.mux.n_streams
-        if self.cdf is None:
-            self.candidates = self.rng.integers(0, n, size=_CANDIDATE_BLOCK).tolist()
-        else:
-            idx = np.searchsorted(self.cdf, self.rng.random(_CANDIDATE_BLOCK) * self.cdf[-1], side="right")
-            self.candidates = np.minimum(idx, n - 1).tolist()
-        self.cand_j = 0
-
-    def choose_stream(self):
-        """Pick the next stream to activate by weight, or -1 if none can be."""
-        if self.dead:
-            return -1
-        if self.cdf is not None and len(self.cdf) == 0:
-            return -1
-        mode = self.mode
-        pruned = self.pruned
-        taken = self.used if self.exhaustive else self.in_use
-        candidates, j = self.candidates, self.cand_j
-        for _ in range(_REJECTIONS):
-            if j == len(candidates):
-                self._refill_candidates()
-                candidates, j = self.candidates, 0
-            stream = candidates[j]
-            j += 1
-            if pruned[stream]:
-                continue
-            if mode == "with_replacement" or not taken[stream]:
-                self.cand_j = j
-                return stream
-        self.cand_j = j
-        # Most of the weight is on streams that cannot be chosen: choose exactly.
-        self._use_weights()
-        if self.cdf is not None and len(self.cdf) == 0:
-            return -1
-        if mode != "single_active":
-            return self.choose_stream()
-        free = np.asarray(self.in_use) == 0
-        p = self.mux._weights * free * ~np.frombuffer(bytes(self.pruned), dtype=np.uint8).astype(bool)
-        total = p.sum()
-        if total <= 0:
-            return -1
-        return int(min(np.searchsorted(np.cumsum(p), self.rng.random() * total, side="right"), len(p) - 1))
+    def restored_picks(self):
+        """The rest of the pick block a restored pass stood in (an iterator over ``picks``), or None."""
+        if self.restored is None or not self.picks:
+            return None
+        it = iter(self.picks)
+        position = self.slots.yielded() - self.block_start + self.misses
+        next(itertools.islice(it, position, position), None)
+        return it
 
     # -- activation and retirement ------------------------------------------
-    # Changes to the slot lists happen under ``lock`` (once per activation, never
-    # per item), so a reader in another thread never sees a slot half written.
     def fill_initial_slots(self):
-        for _ in range(self.k):
+        for _ in range(self.slots.k):
             if not self._add_slot():
                 break
 
@@ -476,80 +427,44 @@ class _Pass:
         if new is None:
             return False
         stream, it, life = new
-        with self.lock:
-            self.slot_stream.append(stream)
-            self.slot_iter.append(it)
-            self.nexts.append(it.__next__)
-            self.life.append(life)
-            self.rem.append(life)
-        self._announce(stream, len(self.nexts) - 1)
+        self.slots.append(stream, it, life)
+        self._announce(stream, len(self.slots) - 1)
         return True
 
     def _open_next(self):
         """Choose and open the next activation: ``(stream, iterator, lifetime)``, or None if none can be."""
-        streamers = self.mux.streamers
+        ch = self.chooser
+        slots = self.slots
         while True:
-            # The common case inline: an unpruned candidate from the block, any mode that allows it.
-            j = self.cand_j
-            candidates = self.candidates
-            if (
-                j < len(candidates)
-                and self.mode == "with_replacement"
-                and not self.dead
-                and not self.pruned[candidates[j]]
-            ):
+            # The common case inline: an unpruned candidate from the block, in a mode that allows any.
+            j = ch.cand_j
+            candidates = ch.candidates
+            if ch.any_candidate and j < len(candidates) and not ch.pruned[candidates[j]]:
                 stream = candidates[j]
-                self.cand_j = j + 1
+                ch.cand_j = j + 1
             else:
-                stream = self.choose_stream()
+                stream = ch.choose(slots.in_use)
                 if stream < 0:
                     return None
-            if self.counting:
-                self.activation_counts[stream] += 1
-            if self.exhaustive:
-                self.used[stream] = 1
+                if ch.exhaustive:
+                    ch.used[stream] = 1
             try:
-                it = streamers[stream]._open()
+                it = self.streamers[stream]._open()
             except Exception as exc:
                 self.mux._stream_failed(stream, exc)
                 if self.counting:
-                    self.retirement_counts["error"] += 1
-                self._came_up_empty(stream)
+                    with self.lock:
+                        self.add_retirement(stream, 0, "error")
+                ch.came_up_empty(stream, slots.yielded())
                 continue
-            self.in_use[stream] += 1
-            lifetimes = self.lifetimes
-            life = lifetimes.pop() if lifetimes and self.rate is not None else self.next_lifetime()
+            slots.in_use[stream] += 1
+            lifetimes = slots.lifetimes
+            life = lifetimes.pop() if lifetimes and slots.rate is not None else slots.next_lifetime()
             return stream, it, life
 
     def _announce(self, stream, s):
         if self.mux.on_event is not None:
             self.mux._emit("activate", stream, s, None, self.clock, self.yielded(), 0)
-
-    def _came_up_empty(self, stream):
-        """An activation of ``stream`` yielded nothing: prune it, or note it towards ending the pass.
-
-        An exhaustive pass ends by itself once every stream was used, so only
-        the other modes need to know when nothing is left to draw from.
-        """
-        if self.exhaustive:
-            if self.mux.prune_empty_streams:
-                self.pruned[stream] = 1
-            return
-        if self.mux.prune_empty_streams:
-            if not self.pruned[stream]:
-                self.pruned[stream] = 1
-                if self.mux._weights[stream] > 0:
-                    self.n_eligible -= 1
-                if self.n_eligible <= 0:
-                    self.dead = True
-            return
-        n = self.yielded()
-        if n != self.empty_since:
-            self.empty_since = n
-            self.empty_seen.clear()
-        self.empty_seen.add(stream)
-        if len(self.empty_seen) >= self.n_eligible:
-            self.dead = True
 
     def retire(self, s, reason, replace=True):
         """End the activation in slot ``s`` and give the slot to a new one (or close it).
@@ -558,32 +473,36 @@ class _Pass:
         replacement is chosen and opened first (user code, outside the lock),
         then the slot is handed over under the lock in one step.
         """
-        stream = self.slot_stream[s]
-        got = self.life[s] - self.rem[s]
+        slots = self.slots
+        streams, life, rem = slots.stream, slots.life, slots.rem
+        stream = streams[s]
+        got = life[s] - rem[s]
         if got == 0 and (reason == "exhausted" or reason == "error"):
             if reason == "exhausted" and self.mux.prune_empty_streams:
                 reason = "pruned"
-            self._came_up_empty(stream)
-        self.in_use[stream] -= 1
+            self.chooser.came_up_empty(stream, slots.yielded())
+        slots.in_use[stream] -= 1
         new = None
         try:
             if replace:
                 new = self._open_next()
         finally:
-            old = self.slot_iter[s]
+            iters = slots.iters
+            old = iters[s]
             with self.lock:
-                self.retired_total += got
+                slots.retired_total += got
                 if self.counting:
-                    self.sample_counts[stream] += got
-                    self.retirement_counts[reason] += 1
+                    self.add_retirement(stream, got, reason)
                 if new is None:
-                    self._remove_slot(s)
+                    slots.remove(s)
+                    self.flag = True
+                    self.picks.clear()
                 else:
-                    new_stream, it, life = new
-                    self.slot_stream[s] = new_stream
-                    self.slot_iter[s] = it
-                    self.nexts[s] = it.__next__
-                    self.life[s] = self.rem[s] = life
+                    new_stream, it, lifetime = new
+                    streams[s] = new_stream
+                    iters[s] = it
+                    slots.nexts[s] = it.__next__
+                    life[s] = rem[s] = lifetime
             del old  # dropping the last reference finalises the iterator (closing its files)
         if self.mux.on_event is not None:
             self.mux._emit("retire", stream, s, reason, self.clock, self.yielded(), got)
@@ -591,7 +510,7 @@ class _Pass:
                 self._announce(new[0], s)
 
     def fail(self, s, exc):
-        stream = self.slot_stream[s]
+        stream = self.slots.stream[s]
         try:
             self.mux._stream_failed(stream, exc)
         except BaseException:
@@ -599,25 +518,18 @@ class _Pass:
             raise
         self.retire(s, "error")
 
-    def _remove_slot(self, s):
-        last = len(self.nexts) - 1
-        for lst in (self.slot_stream, self.slot_iter, self.nexts, self.life, self.rem):
-            lst[s] = lst[last]
-            lst.pop()
-        self.flag = True
-        self.picks.clear()
-
     # -- live changes ------------------------------------------------------
     def apply_changes(self):
         self.flag = False
         mux = self.mux
-        if mux._weights_version != self.weights_version:
-            self._use_weights()
+        slots = self.slots
+        if mux._weights_version != self.chooser.weights_version:
+            self.chooser.use_weights()
         k = mux._n_active
-        if k != self.k:
-            self.k = k
-            self.lifetimes = []
-            current = len(self.nexts)
+        if k != slots.k:
+            slots.k = k
+            slots.lifetimes = []
+            current = len(slots)
             if current > k:
                 surplus = self.rng.choice(current, size=current - k, replace=False)
                 for s in sorted(surplus.tolist(), reverse=True):
@@ -626,18 +538,54 @@ class _Pass:
                 for _ in range(k - current):
                     if not self._add_slot():
                         break
-        if mux._rate != self.rate:
-            self.rate = mux._rate
-            self.lifetimes = []
-            fresh = [self.next_lifetime() for _ in self.nexts]
+        if mux._rate != slots.rate:
+            slots.rate = mux._rate
+            slots.lifetimes = []
+            fresh = [slots.next_lifetime() for _ in slots.nexts]
             with self.lock:
                 for s, remaining in enumerate(fresh):
-                    self.life[s] += remaining - self.rem[s]
-                    self.rem[s] = remaining
+                    slots.life[s] += remaining - slots.rem[s]
+                    slots.rem[s] = remaining
 
-    def close(self):
-        for it in self.slot_iter:
-            _close(it)
+    # -- state ------------------------------------------------------------------
+    def state_dict(self, approximate=False):
+        if not self.started or self.finished:
+            return {"max_iter": self.max_iter, "started": self.started, "finished": self.finished}
+        picks = None
+        if self.picks:
+            position = self.slots.yielded() - self.block_start + self.misses
+            if position < len(self.picks):
+                picks = {
+                    "rng": plain(self.block_rng),
+                    "size": len(self.picks),
+                    "slots": self.block_slots,
+                    "start": self.block_start,
+                    "misses": self.misses,
+                }
+        return {
+            "max_iter": self.max_iter,
+            "started": True,
+            "finished": False,
+            "rng": rng_state(self.rng),
+            "flag": self.flag,
+            "picks": picks,
+            "chooser": self.chooser.state_dict(),
+            "slots": self.slots.state_dict(self.mux.streamers, approximate),
+        }
+
+    def _load_state_dict(self, state):
+        self.chooser.load_state_dict(state["chooser"])
+        self.slots.load_state_dict(state["slots"], self.mux.streamers)
+        self.flag = bool(state["flag"])
+        picks = state["picks"]
+        if picks is not None:
+            set_rng_state(self.rng, picks["rng"])
+            self.block_rng = self.rng.bit_generator.state
+            self.block_slots = int(picks["slots"])
+            self.picks = self.rng.integers(0, self.block_slots, size=int(picks["size"])).tolist()
+            self.block_start = int(picks["start"])
+            self.misses = int(picks["misses"])
+        set_rng_state(self.rng, state["rng"])
 
 
 def _close(it):
