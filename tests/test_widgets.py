@@ -299,7 +299,7 @@ def test_paused_threads_block_without_using_cpu(make_explorer):
 
     def settled():  # the refresh thread draws one last frame after pausing, then sleeps until the next change
         before = cpu()
-        time.sleep(0.1)
+        time.sleep(0.4)  # longer than a frame takes on a loaded machine, so a last frame is not missed
         return cpu() == before
 
     assert wait_until(settled, timeout=5)
