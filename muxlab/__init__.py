@@ -18,7 +18,7 @@ from .knob import Knob
 from .maps import buffer_stream, cache, keras_tuples, tuples
 from .mux import ChainMux, Mux, RoundRobinMux, ShuffledMux, StochasticMux
 from .session import Session, Snapshot
-from .state import NotResumableError, StateMismatchError
+from .state import NotResumableError, RestoredError, StateMismatchError
 from .streamer import Streamer, streamable
 
 __version__ = "0.1.0"
@@ -40,6 +40,7 @@ __all__ = [
     "MuxlabError",
     "NotPicklableError",
     "NotResumableError",
+    "RestoredError",
     "ParameterError",
     "ParameterTypeError",
     "Session",

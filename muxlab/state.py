@@ -1,9 +1,9 @@
 """Checkpoints of running passes: the plain data format, its version, and its checks.
 
 A state is a dict of JSON types only (numpy generator states become dicts
-with their big integers as strings, per-stream counters compact base64
-strings), so ``json.dumps(it.state_dict())`` works and the size does not grow
-with the number of items yielded.
+with their big integers as strings and their arrays as compact base64
+strings, as are per-stream counters), so ``json.dumps(it.state_dict())``
+works and the size does not grow with the number of items yielded.
 
 >>> decode_ints(encode_ints([0, 3, 0, 70000]), 4).tolist()
 [0, 3, 0, 70000]
@@ -12,6 +12,7 @@ with the number of items yielded.
 """
 
 import base64
+import json
 import zlib
 from importlib import metadata as _metadata
 
@@ -34,6 +35,54 @@ class NotResumableError(MuxlabError):
 
 class StateMismatchError(ParameterError):
     """A state does not belong to this mux (another version, class or configuration)."""
+
+
+class RestoredError(MuxlabError):
+    """An error a stream raised before a checkpoint, as ``stats.errors`` holds it after resuming.
+
+    The exception object itself (its class, traceback and attributes) is
+    not part of a state; ``type_name`` is its class's qualified name and
+    ``message`` the first :data:`MESSAGE_CHARS` characters of ``str(exc)``.
+
+    >>> RestoredError('ValueError', 'bad row')
+    RestoredError('ValueError: bad row')
+    """
+
+    def __init__(self, type_name, message):
+        super().__init__(f"{type_name}: {message}")
+        self.type_name = type_name
+        self.message = message
+
+
+#: How many characters of an error's message a state keeps.
+MESSAGE_CHARS = 200
+
+
+def encode_errors(errors):
+    """``(stream, exception)`` pairs as one short string (class names and messages, deflated, base64).
+
+    >>> decode_errors(encode_errors([(2, ValueError('bad row'))]))
+    [(2, RestoredError('builtins.ValueError: bad row'))]
+    """
+    rows = [
+        [int(stream), _qualified_name(exc), str(exc)[:MESSAGE_CHARS]]
+        for stream, exc in errors
+    ]
+    raw = json.dumps(rows, separators=(",", ":")).encode()
+    return base64.b64encode(zlib.compress(raw, 9)).decode("ascii")
+
+
+def decode_errors(text):
+    """The ``(stream, RestoredError)`` pairs :func:`encode_errors` encoded."""
+    rows = json.loads(zlib.decompress(base64.b64decode(text)))
+    return [(stream, RestoredError(name, message)) for stream, name, message in rows]
+
+
+def _qualified_name(exc):
+    if isinstance(exc, RestoredError):
+        return exc.type_name
+    cls = type(exc)
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def encode_ints(values):
@@ -84,11 +133,42 @@ def set_rng_state(rng, state):
     rng.bit_generator.state = _numify(state)
 
 
+def source_state(random_state):
+    """The state of a mux's ``random_state`` that later passes draw from, as JSON types (None if it has none).
+
+    A ``Generator`` is shared by every pass; a ``RandomState`` seeds each new
+    pass. An int, a ``SeedSequence`` or None hold nothing that changes.
+
+    >>> rs = np.random.RandomState(3)
+    >>> state = source_state(rs)
+    >>> first = rs.randint(1000)
+    >>> load_source_state(rs, state)
+    >>> rs.randint(1000) == first
+    True
+    """
+    if isinstance(random_state, np.random.Generator):
+        return rng_state(random_state)
+    if isinstance(random_state, np.random.RandomState):
+        return {"RandomState": plain(random_state.get_state(legacy=False))}
+    return None
+
+
+def load_source_state(random_state, state):
+    """Put a mux's ``random_state`` in the state :func:`source_state` returned."""
+    if state is None:
+        return
+    if "RandomState" in state:
+        random_state.set_state(_numify(state["RandomState"]))
+    else:
+        set_rng_state(random_state, state)
+
+
 def _stringify(value):
     if isinstance(value, dict):
         return {k: _stringify(v) for k, v in value.items()}
     if isinstance(value, np.ndarray):
-        return {"__array__": value.dtype.str, "values": [str(int(x)) for x in value.ravel()]}
+        data = base64.b64encode(zlib.compress(np.ascontiguousarray(value).tobytes(), 6)).decode("ascii")
+        return {"__array__": value.dtype.str, "data": data}
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         return str(int(value))
     return value
@@ -97,7 +177,10 @@ def _stringify(value):
 def _numify(value):
     if isinstance(value, dict):
         if "__array__" in value:
-            return np.array([int(x) for x in value["values"]], dtype=np.dtype(value["__array__"]))
+            dtype = np.dtype(value["__array__"])
+            if "values" in value:  # the first spelling of the format: one decimal string per entry
+                return np.array([int(x) for x in value["values"]], dtype=dtype)
+            return np.frombuffer(zlib.decompress(base64.b64decode(value["data"])), dtype=dtype).copy()
         return {k: _numify(v) for k, v in value.items()}
     if isinstance(value, str) and (value.isdigit() or (value[:1] == "-" and value[1:].isdigit())):
         return int(value)

@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .state import decode_ints, encode_ints
+from .state import decode_errors, decode_ints, encode_errors, encode_ints
 
 #: Why an activation ended.
 RETIREMENT_REASONS = ("lifetime", "exhausted", "k_lowered", "pruned", "error")
@@ -63,7 +63,10 @@ class MuxStats:
     streamer; ``active`` holds the stream index of each active slot of the most
     recently started pass that is still running; ``retirements`` counts ended
     activations by reason; ``errors`` keeps ``(stream, exception)`` pairs of
-    streams skipped with ``on_error='skip'`` (the last 1000).
+    streams skipped with ``on_error='skip'`` (the last 1000; after resuming
+    from a checkpoint, those from before it are
+    :class:`~muxlab.RestoredError` objects that keep the class name and
+    message of the original).
 
     ``passes`` is the mux's registry of running passes (a
     :class:`muxlab.mux.passes.PassRegistry`): it supplies the live counts and
@@ -163,7 +166,7 @@ class MuxStats:
             "samples": encode_ints(self.samples),
             "retirements": dict(self.retirements),
             "passes": self.passes,
-            "errors": len(self.errors),
+            "errors": encode_errors(self.errors),
         }
 
     def load_state_dict(self, state):
@@ -175,6 +178,7 @@ class MuxStats:
                 k: int(v) for k, v in state["retirements"].items()
             }
             self.passes = int(state["passes"])
+            self.errors = decode_errors(state["errors"])
 
     # read by users --------------------------------------------------------
     @property

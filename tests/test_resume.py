@@ -1,6 +1,7 @@
 """Exact resume: every mux, mode, dist and map continues from ``state_dict()`` as if never stopped."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,7 +19,7 @@ from resume_harness import (
     save,
 )
 
-from muxlab import RoundRobinMux, StochasticMux, Streamer
+from muxlab import RoundRobinMux, ShuffledMux, StochasticMux, Streamer
 from muxlab.lifetimes import DISTS
 from muxlab.mux.stochastic import MODES
 from muxlab.state import NotResumableError, StateMismatchError
@@ -237,11 +238,33 @@ def test_state_is_small_and_does_not_grow_with_items(n_streams, capsys):
         sizes[m] = len(json.dumps(it.state_dict()))
     with capsys.disabled():
         print(f"\nstate bytes at {n_streams} streams, k=32: {sizes}")
+    assert readme_state_sizes()[n_streams] == sizes, f"the README's table of state sizes should read {sizes}"
     # The per-stream counters (two compressed int arrays) take at most a few bytes per stream;
     # everything else is bounded by k and the block sizes, whatever the number of items.
     assert max(sizes.values()) < 20_000 + 5 * n_streams
     if n_streams == 1_000:  # every stream has been active by 100,000 items: the size stays put
         assert sizes[300_000] < 1.25 * sizes[100_000]
+
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def readme_state_sizes():
+    """The README's table of state sizes: {streams: {items: bytes}}."""
+    lines = README.read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| streams (k=32, lam=16) |"))
+
+    def cells(line):
+        return [c.strip().replace(",", "") for c in line.strip().strip("|").split("|")]
+
+    items = [int(h.split()[1]) for h in cells(lines[start])[1:]]  # "after 1000 items"
+    table = {}
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        row = cells(line)
+        table[int(row[0])] = dict(zip(items, map(int, row[1:])))
+    return table
 
 
 @pytest.fixture(scope="module")
@@ -448,3 +471,105 @@ def test_a_pickled_mux_has_its_own_registry_and_resumes_a_state_of_the_original(
     mux.load_state_dict(state)
     assert list(pickle.loads(pickle.dumps(mux))(max_iter=60)) == expected
     assert before + list(mux) == expected
+
+
+# -- a random_state object: later passes draw on as in an uninterrupted run ----------------
+
+
+def _source_muxes(kind, source):
+    """A mux of each kind seeded with ``source()`` (a fresh RandomState or Generator at its seed)."""
+    if kind == "stochastic":
+        return StochasticMux(functions(), 3, 2.5, random_state=source())
+    if kind == "shuffled":
+        return ShuffledMux(finite([5, 0, 9, 2]), random_state=source())
+    if kind == "round-robin":
+        return RoundRobinMux(functions(), mode="permuted_cycle", random_state=source())
+    inner = [
+        StochasticMux(finite([4, 6, 2]), 2, 3, random_state=source()),
+        ShuffledMux(functions([4, 4]), random_state=source()),
+    ]
+    return StochasticMux(inner + finite([3, 5]), 2, 4, random_state=source())
+
+
+@pytest.mark.parametrize("source", ["RandomState", "Generator"])
+@pytest.mark.parametrize("kind", ["stochastic", "shuffled", "round-robin", "nested"])
+def test_later_passes_draw_as_an_uninterrupted_runs_would(kind, source):
+    def make():
+        seeds = iter(range(100, 200))  # every build seeds its muxes alike
+        if source == "RandomState":
+            return _source_muxes(kind, lambda: np.random.RandomState(next(seeds)))
+        return _source_muxes(kind, lambda: np.random.default_rng(next(seeds)))
+
+    reference = make()
+    passes = [list(reference.iterate(max_iter=120)) for _ in range(4)]
+    assert passes[1] != passes[2], "passes over a shared random_state object differ"
+    first, later = passes[1], passes[2:]
+    for m in (0, 1, 17, 90, 120):
+        mux = make()
+        assert list(mux.iterate(max_iter=120)) == passes[0]
+        it = mux.iterate(max_iter=120)  # the checkpoint is taken in the second pass
+        before = [next(it) for _ in range(m)]
+        state = json.loads(json.dumps(it.state_dict()))
+        again = make()
+        assert before + list(again.iterate(state=state)) == first, f"resumed after {m}"
+        assert [list(again.iterate(max_iter=120)) for _ in range(2)] == later, f"passes after resuming at {m}"
+        assert counters(again) == counters(reference)
+
+
+# -- errors of skipped streams -----------------------------------------------------------
+
+
+class Broken(Exception):
+    pass
+
+
+def _breaks_after(n, label):
+    for j in range(n):
+        yield (label, j)
+    raise Broken(f"stream {label} broke after {n} items")
+
+
+def described(errors):
+    """``stats.errors`` as (stream, class name, message), whether restored or raised in this process."""
+    from muxlab import RestoredError
+
+    return [
+        (s, e.type_name, e.message) if isinstance(e, RestoredError)
+        else (s, f"{type(e).__module__}.{type(e).__qualname__}", str(e))
+        for s, e in errors
+    ]
+
+
+@pytest.mark.parametrize("m", [0, 9, 60, 149])
+def test_errors_of_skipped_streams_are_restored_as_restored_errors(m):
+    def make():
+        streams = [Streamer(_breaks_after, n, label) for label, n in enumerate([2, 5, 0, 3])] + finite([40, 40])
+        return StochasticMux(streams, 3, 4, on_error="skip", random_state=31)
+
+    reference = make()
+    items = list(reference.iterate(max_iter=150))
+    assert len(reference.stats.errors) > 10
+    mux = make()
+    it = mux.iterate(max_iter=150)
+    before = [next(it) for _ in range(m)]
+    state = json.loads(json.dumps(it.state_dict()))
+    again = make()
+    assert before + list(again.iterate(state=state)) == items
+    assert described(again.stats.errors) == described(reference.stats.errors)
+    assert again.stats.retirements["error"] == reference.stats.retirements["error"]
+    import muxlab
+
+    restored = [e for _, e in again.stats.errors if isinstance(e, muxlab.RestoredError)]
+    assert len(restored) == len(mux.stats.errors)  # those before the checkpoint come back as RestoredError
+
+
+def test_restored_errors_keep_the_last_thousand_and_a_message_prefix():
+    from muxlab.state import MESSAGE_CHARS, decode_errors, encode_errors
+
+    errors = [(i % 7, ValueError("x" * 500 + str(i))) for i in range(1000)]
+    text = encode_errors(errors)
+    back = decode_errors(json.loads(json.dumps(text)))
+    assert [s for s, _ in back] == [s for s, _ in errors]
+    assert all(e.type_name == "builtins.ValueError" and e.message == "x" * MESSAGE_CHARS for _, e in back)
+    assert len(text) < 5_000  # repeated messages compress: the state stays small
+    assert f"the first {MESSAGE_CHARS} characters of its message" in README.read_text()

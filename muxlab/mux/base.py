@@ -9,7 +9,15 @@ import numpy as np
 
 from ..errors import NotPicklableError, ParameterError, ParameterTypeError
 from ..random_state import RandomSource
-from ..state import MUXLAB_VERSION, STATE_VERSION, check_state, decode_ints, encode_ints, rng_state, set_rng_state
+from ..state import (
+    MUXLAB_VERSION,
+    STATE_VERSION,
+    check_state,
+    decode_ints,
+    encode_ints,
+    load_source_state,
+    source_state,
+)
 from ..stats import EventClock, MuxEvent, MuxStats
 from ..streamer import Streamer, knobs_state, load_knobs_state, load_seeds_state, seeds_state
 from ..validation import _short_repr, check_choice, check_int
@@ -177,6 +185,9 @@ class BaseMux(Streamer):
         """Register ``p`` while its loop runs; close it and hand its counts over however the loop ends."""
         if p.restored is None:
             self.stats.add_pass()
+            rng = getattr(p, "rng", None)
+            if rng is not None:
+                self.random_source.seed_pass(rng)
         p.started = True
         self.passes.add(p)
         try:
@@ -221,8 +232,8 @@ class BaseMux(Streamer):
         return {
             "live": self._live_state(),
             "stats": self.stats.state_dict(),
-            # A Generator keeps drawing across passes: its state belongs to the mux, not to one pass.
-            "source": rng_state(self.random_state) if isinstance(self.random_state, np.random.Generator) else None,
+            # A Generator or RandomState keeps drawing across passes: its state belongs to the mux, not to one pass.
+            "source": source_state(self.random_state),
             "seeds": encode_ints(seeds_state(self.streamers)),
             "knobs": knobs_state(self.streamers),
             "nested": nested,
@@ -230,8 +241,7 @@ class BaseMux(Streamer):
 
     def _load_mux_state(self, state):
         self._load_live_state(state["live"])
-        if state["source"] is not None:
-            set_rng_state(self.random_state, state["source"])
+        load_source_state(self.random_state, state["source"])
         load_seeds_state(self.streamers, decode_ints(state["seeds"]).tolist())
         load_knobs_state(self.streamers, state["knobs"])
         for key, inner_state in state["nested"].items():

@@ -32,7 +32,7 @@ class RoundRobinMux(BaseMux):
 
     def _new_pass(self, max_iter, state):
         p = CountingPass(self, max_iter, state)
-        p.rng = self.random_source.for_pass()
+        p.rng = self.random_source.for_pass(deferred=True)
         loop = p.loop
         if loop:
             set_rng_state(p.rng, loop["rng"])

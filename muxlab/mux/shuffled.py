@@ -47,7 +47,7 @@ class ShuffledMux(BaseMux):
 
     def _new_pass(self, max_iter, state):
         p = CountingPass(self, max_iter, state)
-        p.rng = self.random_source.for_pass()
+        p.rng = self.random_source.for_pass(deferred=True)
         p.block_rng = None  # the generator's state before the pick block was drawn (None: no block)
         p.block_start = p.misses = 0
         p.weights = self._weights.copy()

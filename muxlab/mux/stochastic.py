@@ -357,7 +357,7 @@ class _StochasticPass(Pass):
         self.mux = mux
         self.max_iter = max_iter
         self.generator = None
-        self.rng = mux.random_source.for_pass()
+        self.rng = mux.random_source.for_pass(deferred=True)
         self.counting = mux.counters
         self.streamers = mux.streamers
         self.stats = mux.stats
