@@ -14,7 +14,11 @@ import torch.utils.data
 
 from . import shards
 from .errors import ParameterError, ParameterTypeError
+from .state import StateMismatchError
 from .validation import _short_repr, check_int
+
+#: The tag of a dataset state (the mux pass inside it carries muxlab's own version checks).
+STATE_FORMAT = "muxlab.torch.MuxIterableDataset"
 
 
 class MuxIterableDataset(torch.utils.data.IterableDataset):
@@ -53,6 +57,19 @@ class MuxIterableDataset(torch.utils.data.IterableDataset):
     are streams do any work. Split the data into more streams, or use fewer
     workers.
 
+    **Checkpoints.** :meth:`state_dict` and :meth:`load_state_dict` make the
+    dataset *stateful* in the sense of torchdata's ``StatefulDataLoader``,
+    which calls them inside each worker: ``loader.state_dict()`` then holds,
+    per worker, where that worker's shard stood when it produced the last
+    batch the training loop received (a muxlab pass state, JSON-serialisable,
+    with the epoch, rank and worker), and a new ``StatefulDataLoader`` given
+    it through ``load_state_dict`` continues every worker exactly where it
+    stood. Resuming needs the same mux (an int or ``SeedSequence``
+    ``random_state``: a ``None`` seed cannot be built again), the same rank,
+    ``world_size`` and ``num_workers``; a state taken in another epoch
+    continues that epoch. Without a DataLoader (or with ``num_workers=0``)
+    the same two methods checkpoint the pass this process is running.
+
     Examples
     --------
     >>> import torch.utils.data
@@ -90,6 +107,8 @@ class MuxIterableDataset(torch.utils.data.IterableDataset):
         if self.rank >= self.world_size:
             raise ParameterError(f"{owner}: rank={self.rank} is not below world_size={self.world_size}")
         self.epoch = 0
+        self._current = None  # (worker, num_workers, epoch, iterator) of the pass this process runs
+        self._resume = None  # a state load_state_dict() gave, for the next pass in this process
         if self.mux is not None and self.mux.n_streams < self.world_size:
             warnings.warn(_few_streams(self.mux.n_streams, f"world_size={self.world_size} ranks"), stacklevel=2)
 
@@ -99,12 +118,15 @@ class MuxIterableDataset(torch.utils.data.IterableDataset):
 
     def shard(self, worker=0, num_workers=1):
         """Return the mux worker ``worker`` of ``num_workers`` of this rank streams (None if it has no stream)."""
+        return self._shard(worker, num_workers, self.epoch)
+
+    def _shard(self, worker, num_workers, epoch):
         mux = self.mux if self.factory is None else self._made()
         seed = shards.fixed_seed(mux.random_state)
         part = shards.shard(mux, self.rank, self.world_size, seed=None)
         if part is None:
             return None
-        return shards.shard(part, worker, num_workers, seed=shards.derive_seed(seed, self.epoch, self.rank, worker))
+        return shards.shard(part, worker, num_workers, seed=shards.derive_seed(seed, epoch, self.rank, worker))
 
     def _made(self):
         mux = self.factory()
@@ -116,9 +138,13 @@ class MuxIterableDataset(torch.utils.data.IterableDataset):
         return mux
 
     def __iter__(self):
-        info = torch.utils.data.get_worker_info()
-        worker, num_workers = (0, 1) if info is None else (info.id, info.num_workers)
-        part = self.shard(worker, num_workers)
+        worker, num_workers = _this_worker()
+        state, self._resume = self._resume, None
+        epoch = self.epoch
+        if state is not None:
+            self._check_place(state, worker, num_workers)
+            epoch = self.epoch = state["epoch"]
+        part = self._shard(worker, num_workers, epoch)
         if part is None:
             n = (self.mux if self.factory is None else self._made()).n_streams
             warnings.warn(
@@ -126,12 +152,80 @@ class MuxIterableDataset(torch.utils.data.IterableDataset):
                 + f" (this is rank {self.rank}, worker {worker})",
                 stacklevel=2,
             )
-            return iter(())
-        return iter(part)
+            it = iter(())
+        elif state is not None and state["pass"] is not None:
+            it = part.iterate(state=state["pass"])
+        else:
+            it = part.iterate()
+        self._current = (worker, num_workers, epoch, it)
+        return it
+
+    # -- checkpoints ----------------------------------------------------------------
+    def state_dict(self):
+        """Where the pass this process runs stands: plain JSON-serialisable data for :meth:`load_state_dict`.
+
+        In a DataLoader worker this is that worker's shard (torchdata's
+        ``StatefulDataLoader`` calls it there after each batch); before any
+        pass has started, a state that starts the epoch afresh.
+        """
+        if self._current is None:
+            worker, num_workers = _this_worker()
+            epoch, it = self.epoch, None
+        else:
+            worker, num_workers, epoch, it = self._current
+        pass_state = it.state_dict() if hasattr(it, "state_dict") else None
+        return {
+            "format": STATE_FORMAT,
+            "rank": self.rank,
+            "world_size": self.world_size,
+            "worker": worker,
+            "num_workers": num_workers,
+            "epoch": epoch,
+            "pass": pass_state,
+        }
+
+    def load_state_dict(self, state):
+        """Make the next pass in this process (this worker's next ``iter``) continue the one ``state`` describes.
+
+        Raises :class:`muxlab.StateMismatchError` if ``state`` is not such a
+        state, or was taken on another rank or with another ``world_size``
+        (here) or on another worker or ``num_workers`` (when the pass starts).
+        """
+        owner = "MuxIterableDataset.load_state_dict"
+        if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
+            raise StateMismatchError(
+                f"{owner}: state={_short_repr(state)} is not a MuxIterableDataset state; expected the dict "
+                f"MuxIterableDataset.state_dict() returned (per worker, inside a StatefulDataLoader's state)"
+            )
+        for key in ("rank", "world_size"):
+            if state[key] != getattr(self, key):
+                raise StateMismatchError(
+                    f"{owner}: the state was taken with {key}={state[key]}; this dataset has "
+                    f"{key}={getattr(self, key)}; resume each rank from its own state, with the same world_size"
+                )
+        self._resume = state
+
+    def _check_place(self, state, worker, num_workers):
+        for key, value in (("num_workers", num_workers), ("worker", worker)):
+            if state[key] != value:
+                raise StateMismatchError(
+                    f"MuxIterableDataset: the state was taken with {key}={state[key]}; this pass runs with "
+                    f"{key}={value}; resume with the same num_workers (each worker continues its own shard)"
+                )
+
+    def __getstate__(self):
+        # The running pass stays in this process; a copy sent to a worker starts its own.
+        return self.__dict__ | {"_current": None}
 
     def __repr__(self):
         source = self.mux if self.factory is None else self.factory
         return f"MuxIterableDataset({source!r}, rank={self.rank}, world_size={self.world_size}, epoch={self.epoch})"
+
+
+def _this_worker():
+    """(worker id, number of workers) of this process: (0, 1) outside a DataLoader worker."""
+    info = torch.utils.data.get_worker_info()
+    return (0, 1) if info is None else (info.id, info.num_workers)
 
 
 def _few_streams(n, shards_text):
