@@ -39,7 +39,7 @@ _PARENT_CHECK = 0.2
 
 #: Seconds a worker may hold a first item back to send it with the next ones when the consumer waits
 #: (only when its stream makes items in under a quarter of that, on average).
-_LINGER = 200e-6
+_LINGER = 1e-3
 
 _RUNS = itertools.count()
 
@@ -411,7 +411,7 @@ class _Run:
             raise WorkerError(f"background: unexpected message {kind!r} from worker {w}", worker=w, pid=proc.pid)
 
     def _unpack(self, w, msg):
-        _, bid, name, size, retired, entries = msg
+        _, bid, name, size, retired, header, end = msg
         maps = self.maps[w]
         for old in retired:
             m = maps.pop(old, None)
@@ -421,10 +421,10 @@ class _Run:
             maps[bid] = transport.Mapping(name, size)
         q = self.queues[w]
         m = maps.get(bid)
-        last = len(entries) - 1
-        for j, (template, specs) in enumerate(entries):
-            item = transport.unpack(template, m.read(specs) if specs else [])
-            q.append((item, ("release", bid, len(entries)) if j == last else None))
+        items = transport.items_of(header, m.read(end) if m is not None else transport.empty_batch())
+        for item in items:
+            q.append((item, None))
+        q[-1] = (items[-1], ("release", bid, len(items)))
 
     def _raise(self, w, msg):
         _, payload, type_name, tb_text = msg
@@ -600,9 +600,7 @@ class _Worker:
                 self.handle_messages()
                 if self.stopped:
                     return
-            if self.outstanding == 0 and pending and (
-                self.item_time >= _LINGER / 4 or perf_counter() - self.first_pending >= _LINGER
-            ):
+            if self.outstanding == 0 and pending and perf_counter() - self.first_pending + self.item_time >= _LINGER:
                 self.flush()
             if self.outstanding + len(pending) >= self.prefetch:
                 if pending and self.outstanding == 0:
@@ -630,14 +628,15 @@ class _Worker:
             pending.append((template, arrays))
             # Items go in batches of half the budget (the consumer reads one
             # batch while the next is made; a batch costs one message, not one
-            # per item), or sooner when the consumer has nothing left and the
-            # first waiting item is _LINGER old (a slow stream is not held back).
+            # per item), or sooner when the consumer has nothing left and waiting
+            # for one more item would make the first one _LINGER old (a slow
+            # stream is not held back).
             now = perf_counter()
             self.item_time += 0.1 * (now - started - self.item_time)  # running mean of the time per item
             if len(pending) == 1:
                 self.first_pending = now
             if len(pending) >= self.batch or (
-                self.outstanding == 0 and (self.item_time >= _LINGER / 4 or now - self.first_pending >= _LINGER)
+                self.outstanding == 0 and now - self.first_pending + self.item_time >= _LINGER
             ):
                 self.flush()
 
@@ -645,20 +644,14 @@ class _Worker:
         pending = self.pending
         if not pending:
             return
-        entries = []
-        all_arrays = []
-        offset = 0
-        for template, arrays in pending:
-            specs, offset = transport.layout(arrays, offset)
-            entries.append((template, specs))
-            all_arrays.extend(arrays)
+        header, arrays, specs, end = transport.plan(pending)
         bid, name, size = None, None, 0
-        if all_arrays:
-            bid, block, new = self.pool.get(offset)
-            block.write(all_arrays, [s for _, specs in entries for s in specs])
+        if end:
+            bid, block, new = self.pool.get(end)
+            block.write(arrays, specs)
             name = block.name if new else None
             size = block.size
-        self.conn.send(("items", bid, name, size, self.pool.take_retired(), entries))
+        self.conn.send(("items", bid, name, size, self.pool.take_retired(), header, end))
         self.outstanding += len(pending)
         pending.clear()
 

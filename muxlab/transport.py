@@ -3,8 +3,15 @@
 An item (a bare array, or dicts, tuples and lists holding arrays) is split
 into a small *template* (the item with each array replaced by a
 :class:`Slot`), which is pickled, and its arrays, which are copied into a
-shared-memory block. The receiving side copies each array out into an array
-of its own and puts it back in its place.
+shared-memory block. Items go in batches: one
+message and one block per batch. The receiving side copies the batch's
+bytes out of the block in one copy and gives each array a view of that copy
+(so an item's arrays keep at most their batch's bytes alive, never the
+block), then puts them back in their places.
+
+A batch whose items all have the same structure, dtypes and shapes (the
+usual case: every window of a loader looks alike) travels as one template,
+one list of array specs and a stride, not one entry per item.
 
 Blocks are files in ``/dev/shm`` (POSIX shared memory on Linux). The sender
 makes a block and maps it; the receiver maps it and removes its name at
@@ -122,6 +129,96 @@ def layout(arrays, start=0):
     return specs, offset
 
 
+def plan(packed):
+    """Lay out a batch of packed items (``[(template, arrays), ...]``) in one block.
+
+    Returns ``(header, arrays, specs, end)``: the header travels in the
+    message, ``arrays`` and ``specs`` (each ``(dtype, shape, offset)``) are
+    what :meth:`Block.write` copies, and ``end`` is the size the batch needs.
+    ``header`` is ``("U", template, specs, stride, count)`` when every item
+    has the same template, dtypes and shapes, else ``("L", [(template,
+    specs), ...])``.
+
+    >>> a = {'X': np.zeros((2, 3), 'f4')}
+    >>> header, arrays, specs, end = plan([(pack(a, []), [a['X']]), (pack(a, []), [a['X']])])
+    >>> header[0], header[3], header[4], len(arrays), end
+    ('U', 64, 2, 2, 128)
+    """
+    first_template, first_arrays = packed[0]
+    uniform = True
+    for template, arrays in packed:
+        if template != first_template or len(arrays) != len(first_arrays):
+            uniform = False
+            break
+        for a, b in zip(arrays, first_arrays):
+            if a.dtype != b.dtype or a.shape != b.shape:
+                uniform = False
+                break
+        if not uniform:
+            break
+    if uniform:
+        specs, stride = layout(first_arrays)
+        count = len(packed)
+        all_specs = [(d, shape, off + j * stride) for j in range(count) for d, shape, off in specs]
+        all_arrays = [a for _, arrays in packed for a in arrays]
+        return ("U", first_template, specs, stride, count), all_arrays, all_specs, stride * count
+    entries = []
+    all_arrays = []
+    all_specs = []
+    offset = 0
+    for template, arrays in packed:
+        specs, offset = layout(arrays, offset)
+        entries.append((template, specs))
+        all_arrays.extend(arrays)
+        all_specs.extend(specs)
+    return ("L", entries), all_arrays, all_specs, offset
+
+
+def items_of(header, raw):
+    """The items of a batch, given its header (see :func:`plan`) and a copy ``raw`` of its bytes.
+
+    >>> a = {'X': np.arange(6, dtype='f4').reshape(2, 3)}
+    >>> header, arrays, specs, end = plan([(pack(a, []), [a['X']])])
+    >>> raw = np.zeros(end, np.uint8)
+    >>> raw[:24] = np.frombuffer(a['X'].tobytes(), np.uint8)
+    >>> items_of(header, raw)[0]['X'].tolist()
+    [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]
+    """
+    if header[0] == "U":
+        _, template, specs, stride, count = header
+        kinds = _kinds(specs)
+        return [
+            unpack(template, [_view(raw, dtype, shape, size, off + j * stride) for dtype, shape, size, off in kinds])
+            for j in range(count)
+        ]
+    return [
+        unpack(template, [_view(raw, dtype, shape, size, off) for dtype, shape, size, off in _kinds(specs)])
+        for template, specs in header[1]
+    ]
+
+
+def _kinds(specs):
+    out = []
+    for d, shape, off in specs:
+        size = 1
+        for n in shape:
+            size *= n
+        out.append((_DTYPES.get(d) or _dtype(d), shape, size, off))
+    return out
+
+
+def empty_batch():
+    """The bytes of a batch whose arrays are all empty (or that has none)."""
+    return np.empty(ALIGN, np.uint8)
+
+
+def _view(raw, dtype, shape, size, offset):
+    if not size:
+        return np.empty(shape, dtype=dtype)
+    a = np.frombuffer(raw, dtype=dtype, count=size, offset=offset)
+    return a if len(shape) == 1 else a.reshape(shape)
+
+
 def block_path(name):
     return os.path.join(SHM_DIR, name)
 
@@ -146,7 +243,12 @@ class Block:
     def write(self, arrays, specs):
         buf = self.map
         for a, (dtype, shape, offset) in zip(arrays, specs):
-            if a.size:
+            n = a.nbytes
+            if not n:
+                continue
+            if a.flags.c_contiguous:
+                buf[offset : offset + n] = a  # the array's bytes as they are (dtype.str keeps their byte order)
+            else:
                 dst = np.frombuffer(buf, dtype=dtype, count=a.size, offset=offset).reshape(shape)
                 np.copyto(dst, a, casting="no")
 
@@ -166,20 +268,11 @@ class Mapping:
             os.close(fd)
         unlink(name)
 
-    def read(self, specs):
-        """Copy the arrays described by ``specs`` out of the block."""
-        out = []
-        buf = self.map
-        for dtype, shape, offset in specs:
-            dtype = _DTYPES.get(dtype) or _dtype(dtype)
-            count = 1
-            for d in shape:
-                count *= d
-            if count:
-                out.append(np.frombuffer(buf, dtype=dtype, count=count, offset=offset).reshape(shape).copy())
-            else:
-                out.append(np.empty(shape, dtype=dtype))
-        return out
+    def read(self, end):
+        """A copy of the block's first ``end`` bytes (a batch), as a uint8 array of its own."""
+        if not end:
+            return empty_batch()
+        return np.frombuffer(self.map, dtype=np.uint8, count=end).copy()
 
     def close(self):
         self.map.close()

@@ -222,3 +222,39 @@ def test_unknown_case_is_refused(capsys):
         main(["--cases", "engine,nosuch"])
     assert exc.value.code == 2
     assert re.search(r"unknown case.*nosuch", capsys.readouterr().err)
+
+
+def test_readme_quotes_the_latest_results_tables_as_they_are():
+    from benchmarks import readme_sync
+
+    found = readme_sync.blocks((ROOT / "README.md").read_text())
+    titles = [title for title, _ in found]
+    assert "Targets" in titles and any(t.startswith("Workers:") for t in titles), titles
+    assert readme_sync.WORKERS_CSV in titles, titles
+    results = (ROOT / "benchmarks" / "results" / "README.md").read_text()
+    for title, body in found:
+        assert body.strip() == readme_sync.table_for(title, results), (
+            f"README's copy of {title!r} differs from benchmarks/results/README.md: run python -m benchmarks.readme_sync"
+        )
+
+
+def test_readme_sync_replaces_a_block_with_the_table_of_its_section():
+    from benchmarks import readme_sync
+
+    results = "## A\n\n| x |\n| --- |\n| 2 |\n\n- note\n\n## B\n\n| y |\n| --- |\n| 3 |\n"
+    readme = "intro\n<!-- benchmarks: B -->\n| y |\n| --- |\n| 1 |\n<!-- /benchmarks -->\nend\n"
+    assert readme_sync.synced(readme, results) == readme.replace("| 1 |", "| 3 |")
+    with pytest.raises(KeyError, match="C"):
+        readme_sync.synced(readme.replace("benchmarks: B", "benchmarks: C"), results)
+
+
+def test_the_workers_memory_table_adds_up_the_processes_of_each_strategy(tmp_path):
+    from benchmarks import readme_sync
+
+    mib = 2**20
+    rows = ["pid,name,anon,file,shmem,uss,pss,pss_anon,pss_file,peak,role,strategy"]
+    for role, pss, uss in (("consumer", 10, 5), ("worker 0", 20, 12), ("worker 1", 30, 14)):
+        rows.append(f"1,python3,{4 * mib},{2 * mib},0,{uss * mib},{pss * mib},0,0,0,{role},npz")
+    (tmp_path / readme_sync.WORKERS_CSV).write_text("\n".join(rows) + "\n")
+    table = readme_sync.table_for(readme_sync.WORKERS_CSV, "", results_dir=tmp_path)
+    assert table.splitlines()[2] == "| `npz` | 10.0 | 20.0 | 30.0 | 60.0 | 18.0 | 12.0 + 14.0 |"

@@ -325,3 +325,34 @@ def test_explorer_follows_the_sliders_in_jupyterlab(tmp_path):
     assert not server.alive(), f"processes left running: {server.alive()}"
     print(f"requests blocked (not local): {len(blocked)}; killed after SIGTERM: {server.killed or 'none'}; "
           f"test took {time.monotonic() - began:.1f} s")
+
+
+#: A test process that starts a Voila server and dies without any cleanup, as the suite's watchdog ends a hung run.
+DIES_WITHOUT_CLEANUP = """
+import os, sys
+sys.path.insert(0, {tests!r})
+from voila_server import VoilaServer
+server = VoilaServer({notebook!r}, {log!r}, cwd={cwd!r}).start()
+print(server.process.pid, server.guard.pid, flush=True)
+os._exit(1)
+"""
+
+
+@pytest.mark.timeout(120)
+def test_a_server_does_not_outlive_a_test_process_that_dies_without_cleanup(tmp_path):
+    require(importlib.util.find_spec("voila") is not None, "voila is not installed")
+    import subprocess
+    import sys
+
+    import psutil
+
+    code = DIES_WITHOUT_CLEANUP.format(tests=str(REPO / "tests"), notebook=str(NOTEBOOK),
+                                       log=str(tmp_path / "voila.log"), cwd=str(tmp_path))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=90)
+    server_pid, guard_pid = (int(x) for x in out.stdout.split())
+    gone, alive = psutil.wait_procs([psutil.Process(server_pid)] if psutil.pid_exists(server_pid) else [], timeout=15)
+    assert not alive, f"the Voila server (pid {server_pid}) outlived its test process"
+    deadline = time.monotonic() + 10
+    while psutil.pid_exists(guard_pid) and psutil.Process(guard_pid).status() != psutil.STATUS_ZOMBIE:
+        assert time.monotonic() < deadline, "the guard did not end after its server"
+        time.sleep(0.1)

@@ -4,6 +4,10 @@ Voila starts each page's kernel in a session of its own (jupyter_client does
 that so it can interrupt it), so stopping Voila's process group does not reach
 the kernels: Voila shuts them down itself on SIGTERM, and :meth:`VoilaServer.stop`
 kills by pid whatever it started that is still alive after that.
+
+If the test process itself dies first (the suite's watchdog ends a hung run
+with ``os._exit``, so no cleanup runs), a small guard process started with the
+server kills the server and every process under it, kernels included.
 """
 
 import os
@@ -17,6 +21,27 @@ from pathlib import Path
 import psutil
 
 HOST = "127.0.0.1"
+
+#: The guard: ``python -c GUARD OWNER_PID SERVER_PID``, a child of the owner, waits until the owner is gone
+#: (the guard is handed to another parent then, even while the owner is an unreaped zombie), then kills the
+#: server's tree.
+GUARD = """
+import os, sys, time, psutil
+owner, server = (int(a) for a in sys.argv[1:3])
+while os.getppid() == owner and psutil.pid_exists(server):
+    time.sleep(0.5)
+try:
+    root = psutil.Process(server)
+    procs = root.children(recursive=True) + [root]
+except psutil.NoSuchProcess:
+    procs = []
+for p in procs:
+    try:
+        p.kill()
+    except psutil.NoSuchProcess:
+        pass
+psutil.wait_procs(procs, timeout=5)
+"""
 
 
 def free_port(host=HOST):
@@ -60,6 +85,7 @@ class VoilaServer:
         self.start_timeout = start_timeout
         self.url = f"http://{HOST}:{self.port}/"
         self.process = None
+        self.guard = None  # the process that cleans up if this one dies without stop()
         self.started = []  # every process seen under the server (kernels included), for stop()
         self.killed = []  # pids that stop() had to SIGKILL
         self._log = None
@@ -78,6 +104,9 @@ class VoilaServer:
         self._log = open(self.log_path, "wb")
         self.process = subprocess.Popen(self.command(), cwd=self.cwd, env=env, stdin=subprocess.DEVNULL,
                                         stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.guard = subprocess.Popen([sys.executable, "-c", GUARD, str(os.getpid()), str(self.process.pid)],
+                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                      start_new_session=True)
         deadline = time.monotonic() + self.start_timeout
         while not listening(self.port):
             problem = None
@@ -135,6 +164,10 @@ class VoilaServer:
             except psutil.NoSuchProcess:
                 pass
         psutil.wait_procs(alive, timeout=5)
+        if self.guard is not None:
+            self.guard.kill()
+            self.guard.wait()
+            self.guard = None
         if self._log is not None:
             self._log.close()
             self._log = None
