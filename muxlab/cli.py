@@ -209,16 +209,33 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-def _strategy_list(text):
-    from .loaders import STRATEGIES
+def _number(text):
+    """The text as an int if it spells one, else as a float (the check then says what was expected)."""
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
 
-    names = [s.strip() for s in text.split(",") if s.strip()]
-    unknown = [s for s in names if s not in STRATEGIES]
-    if not names or unknown:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} names no known strategy; expected a comma-separated list of {', '.join(STRATEGIES)}"
-        )
-    return names
+
+def _compare_param(name, convert=None):
+    """An argparse type: ``convert`` the text, then check it as :class:`~muxlab.compare_params.CompareParams` does."""
+    from .compare_params import CompareParams
+
+    def parse(text):
+        value = text
+        if convert is not None:
+            try:
+                value = convert(text)
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        try:
+            value = CompareParams.check("compare", name, value)
+        except MuxlabError as err:
+            raise argparse.ArgumentTypeError(str(err).split(": ", 1)[-1]) from None
+        return list(value) if name == "strategies" else value
+
+    parse.__name__ = name  # argparse names the type in its messages
+    return parse
 
 
 def build_parser():
@@ -255,14 +272,18 @@ def build_parser():
                    help="run each strategy under this much memory, page cache included (e.g. 256MiB)")
     p.add_argument("--root", help=argparse.SUPPRESS)
     p.add_argument("--preset", choices=list(PRESETS), default="demo", help="bundled collection to use without PATH (default demo)")
-    p.add_argument("--strategies", type=_strategy_list, default=None, help="comma-separated strategies (default all)")
-    p.add_argument("--k", type=_positive_int, default=32, help="streams active at once (default 32)")
-    p.add_argument("--lam", type=_rate, default=16.0, help="mean windows per activation (default 16)")
-    p.add_argument("--n", type=_positive_int, default=16, help="rows per window (default 16)")
-    p.add_argument("--batches", type=_positive_int, default=2000, help="windows per strategy (default 2000)")
-    p.add_argument("--retain", type=_seed, default=32, help="batches the consumer keeps alive (default 32)")
-    p.add_argument("--cache", choices=["warm", "cold"], default="warm", help="page cache before each run (default warm)")
-    p.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
+    p.add_argument("--strategies", type=_compare_param("strategies"), default=None,
+                   help="comma-separated strategies (default all)")
+    p.add_argument("--k", type=_compare_param("k", _number), default=32, help="streams active at once (default 32)")
+    p.add_argument("--lam", type=_compare_param("lam", float), default=16.0, help="mean windows per activation (default 16)")
+    p.add_argument("--n", type=_compare_param("n", _number), default=16, help="rows per window (default 16)")
+    p.add_argument("--batches", type=_compare_param("max_batches", _number), default=2000,
+                   help="windows per strategy (default 2000)")
+    p.add_argument("--retain", type=_compare_param("retain", _number), default=32,
+                   help="windows the consumer keeps alive (default 32)")
+    p.add_argument("--cache", type=_compare_param("cache"), default="warm", metavar="{warm,cold}",
+                   help="page cache before each run (default warm)")
+    p.add_argument("--seed", type=_compare_param("random_state", _number), default=0, help="random seed (default 0)")
     p.add_argument("--out", default="muxlab-out", help="output folder (default ./muxlab-out)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument(
