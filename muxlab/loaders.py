@@ -60,7 +60,9 @@ Corrections to the seed: offsets come from ``[0, rows - n]`` inclusive (the
 seed's ``randint(rows - n)`` never ends a window on the last row and fails on
 a file of exactly ``n`` rows); X and Y must have the same length; offsets come
 from a ``numpy.random.Generator`` built from ``random_state``, never from
-numpy's global state. ``n`` may be a :class:`muxlab.Knob`, read before every
+numpy's global state: each activation is one use of ``random_state`` as
+:mod:`muxlab.random_state` states it (an int repeats its windows, a
+``SeedSequence`` spawns a child per activation). ``n`` may be a :class:`muxlab.Knob`, read before every
 window.
 """
 
@@ -80,6 +82,7 @@ import numpy as np
 from .collection import Collection, Item, check_keys
 from .errors import DataError, DataWarning, MuxlabError, ParameterError, ParameterTypeError
 from .knob import Knob
+from .random_state import RandomSource, seed_sequence, spawn
 from .headers import read_npy_header, read_npz_headers
 from .streamer import Streamer
 from .validation import check_choice
@@ -87,7 +90,6 @@ from .validation import check_choice
 #: How many window offsets are drawn at once (a new block is drawn when ``n`` changes).
 OFFSET_BLOCK = 256
 
-_SPAWN_LOCK = threading.Lock()
 _READ_ERRORS = (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error)
 
 
@@ -113,7 +115,7 @@ def sample_npz(npz_file, n, random_state=None, keys=("X", "Y")):
     call = _Call("sample_npz", (npz_file,), n)
     keys = _check_keys(call, keys)
     size = _window_size(call, n)
-    rng = _activation_rng(call, random_state)
+    rng = RandomSource(random_state, call).for_pass()
     n_total = _npz_rows(call, npz_file, size.value, keys)
     with _ReadErrors(call), np.load(npz_file, allow_pickle=False) as data:
         while True:
@@ -140,7 +142,7 @@ def sample_npz_copy(npz_file, n, random_state=None, keys=("X", "Y")):
     call = _Call("sample_npz_copy", (npz_file,), n)
     keys = _check_keys(call, keys)
     size = _window_size(call, n)
-    rng = _activation_rng(call, random_state)
+    rng = RandomSource(random_state, call).for_pass()
     n_total = _npz_rows(call, npz_file, size.value, keys)
     with _ReadErrors(call), np.load(npz_file, allow_pickle=False) as data:
         while True:
@@ -168,7 +170,7 @@ def sample_npz_cached(npz_file, n, random_state=None, keys=("X", "Y")):
     call = _Call("sample_npz_cached", (npz_file,), n)
     keys = _check_keys(call, keys)
     size = _window_size(call, n)
-    rng = _activation_rng(call, random_state)
+    rng = RandomSource(random_state, call).for_pass()
     n_total = _npz_rows(call, npz_file, size.value, keys)
     with _ReadErrors(call), np.load(npz_file, allow_pickle=False) as data:
         arrays = [(key, data[key]) for key in keys]
@@ -204,7 +206,7 @@ def sample_npy_mmap(npy_x, npy_y=None, n=None, random_state=None, keys=None):
     call = _Call("sample_npy_mmap", _npy_args(npy_x, npy_y), n)
     files = _npy_files(call, npy_x, npy_y, keys)
     size = _window_size(call, n)
-    rng = _activation_rng(call, random_state)
+    rng = RandomSource(random_state, call).for_pass()
     headers = _npy_headers(call, files, size.value)
     with _ReadErrors(call):
         arrays = [(key, _memmap(path, header, "c")) for (key, path), header in zip(files, headers)]
@@ -245,7 +247,7 @@ def sample_npy_mmap_readonly(npy_x, npy_y=None, n=None, random_state=None, keys=
     call = _Call("sample_npy_mmap_readonly", _npy_args(npy_x, npy_y), n)
     files = _npy_files(call, npy_x, npy_y, keys)
     size = _window_size(call, n)
-    rng = _activation_rng(call, random_state)
+    rng = RandomSource(random_state, call).for_pass()
     headers = _npy_headers(call, files, size.value)
     with _ReadErrors(call):
         arrays = [(key, _shared_readonly_map(path, header)) for (key, path), header in zip(files, headers)]
@@ -529,58 +531,6 @@ class _ReadErrors:
         return False
 
 
-# --------------------------------------------------------------------------- randomness
-
-_RANDOM_STATES = "None, an int >= 0, a numpy.random.Generator, a numpy.random.SeedSequence or a RandomState"
-
-
-def _activation_rng(where, random_state):
-    """Return the Generator one activation draws its offsets from.
-
-    An int gives every activation the same offsets; a Generator is shared and
-    keeps drawing; a SeedSequence spawns a child per activation (different
-    offsets each time, the same over the whole program); None uses fresh entropy.
-    """
-    if random_state is None:
-        return np.random.default_rng()
-    if isinstance(random_state, np.random.Generator):
-        return random_state
-    if isinstance(random_state, np.random.SeedSequence):
-        with _SPAWN_LOCK:
-            child = random_state.spawn(1)[0]
-        return np.random.default_rng(child)
-    if isinstance(random_state, np.random.RandomState):
-        return np.random.default_rng(random_state.randint(0, 2**63 - 1, dtype=np.int64))
-    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
-        if random_state < 0:
-            raise ParameterError(f"{where}: random_state={random_state} is negative; expected {_RANDOM_STATES}")
-        return np.random.default_rng(int(random_state))
-    raise ParameterTypeError(
-        f"{where}: random_state={random_state!r} ({type(random_state).__name__}) is not accepted; "
-        f"expected {_RANDOM_STATES}"
-    )
-
-
-def _seed_parent(where, random_state):
-    """Return the SeedSequence that :func:`streams` splits into one child per stream."""
-    if isinstance(random_state, np.random.SeedSequence):
-        return random_state
-    if random_state is None:
-        return np.random.SeedSequence()
-    if isinstance(random_state, np.random.Generator):
-        return np.random.SeedSequence(random_state.integers(0, 2**63 - 1, size=4).tolist())
-    if isinstance(random_state, np.random.RandomState):
-        return np.random.SeedSequence(random_state.randint(0, 2**63 - 1, size=4, dtype=np.int64).tolist())
-    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
-        if random_state < 0:
-            raise ParameterError(f"{where}: random_state={random_state} is negative; expected {_RANDOM_STATES}")
-        return np.random.SeedSequence(int(random_state))
-    raise ParameterTypeError(
-        f"{where}: random_state={random_state!r} ({type(random_state).__name__}) is not accepted; "
-        f"expected {_RANDOM_STATES}"
-    )
-
-
 # --------------------------------------------------------------------------- registry
 
 
@@ -698,9 +648,9 @@ def streams(strategy, source, n, random_state=None, keys=None):
         one :class:`~muxlab.DataWarning` saying how many
         (``collection.skipped(n)`` lists them).
     random_state : int, Generator, SeedSequence, RandomState or None
-        Split into one SeedSequence per stream, so each activation of each
-        stream draws different windows while the whole program stays
-        reproducible.
+        Split into one SeedSequence per stream (:func:`muxlab.random_state.seed_sequence`),
+        so each activation of each stream draws different windows while the
+        whole program stays reproducible.
     keys : sequence of str, optional
         The arrays of every item (default: the Collection's keys, or
         ``('X', 'Y')``); windows are dicts with exactly these keys.
@@ -725,7 +675,7 @@ def streams(strategy, source, n, random_state=None, keys=None):
         )
     spec = STRATEGIES[strategy]
     size = _window_size(where, n)
-    parent = _seed_parent(where, random_state)
+    parent = seed_sequence(random_state, where)
     collection = collection_of(source, keys, owner=where)
     keys = collection.keys
     if len(collection) == 0:
@@ -762,8 +712,7 @@ def streams(strategy, source, n, random_state=None, keys=None):
         raise DataError(
             f"{where}: {len(problems)} of {len(usable)} items are not usable:\n  " + "\n  ".join(shown) + more
         )
-    with _SPAWN_LOCK:
-        seeds = parent.spawn(len(usable))
+    seeds = spawn(parent, len(usable))
     return [spec(item, n, random_state=seed, keys=keys) for item, seed in zip(usable, seeds)]
 
 

@@ -314,9 +314,9 @@ def cache(stream, n_cache, prob=0.5, random_state=None):
         is full. ``prob=1`` gives ``stream`` back unchanged. ``prob=0`` is
         refused (as in pescador): it would never read past the first
         ``n_cache`` items, so the cached stream would never end.
-    random_state : None, int, numpy.random.Generator or numpy.random.RandomState
+    random_state : None, int, numpy.random.SeedSequence, numpy.random.Generator or numpy.random.RandomState
         The source of the coin flips and cache slots (see
-        :class:`muxlab.random_state.RandomSource`). The same int seed gives
+        :mod:`muxlab.random_state`). The same int seed gives
         the same output; numpy's global state is never used.
 
     Returns

@@ -68,9 +68,10 @@ class StochasticMux(BaseMux):
         item (instead of spinning forever).
     dist : {'binomial', 'poisson', 'constant'}
         Lifetime distribution; see :mod:`muxlab.lifetimes`.
-    random_state : None, int, numpy.random.Generator or numpy.random.RandomState
-        Every random choice of a pass comes from one generator. An int makes
-        each pass repeat the same sequence; a Generator keeps drawing.
+    random_state : None, int, numpy.random.SeedSequence, numpy.random.Generator or numpy.random.RandomState
+        Every random choice of a pass comes from one generator, made from
+        ``random_state`` as :mod:`muxlab.random_state` states: an int makes
+        each pass repeat the same sequence; the other kinds make passes differ.
     on_error : {'raise', 'skip'}
         What to do when a stream raises. ``raise``: the exception reaches the
         consumer unchanged, with a note naming the stream. ``skip``: the
