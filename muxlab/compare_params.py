@@ -4,7 +4,7 @@ import dataclasses
 from dataclasses import InitVar, dataclass
 
 from .errors import ParameterError, ParameterTypeError
-from .validation import check_choice, check_int, check_positive_number, _short_repr
+from .validation import check_choice, check_int, check_positive_number, short_repr
 
 #: How the page cache holds a strategy's files before its run.
 CACHE_MODES = ("warm", "cold")
@@ -25,7 +25,7 @@ def _check_strategies(owner, name, value):
         value = [s.strip() for s in value.split(",") if s.strip()]
     if not isinstance(value, (list, tuple)):
         raise ParameterTypeError(
-            f"{owner}: {name}={_short_repr(value)} is a {type(value).__name__}; expected a list of names from {names}"
+            f"{owner}: {name}={short_repr(value)} is a {type(value).__name__}; expected a list of names from {names}"
         )
     if not value:
         raise ParameterError(f"{owner}: {name} is empty; expected names from {names}")

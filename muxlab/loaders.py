@@ -67,7 +67,6 @@ window.
 """
 
 import collections
-import numbers
 from collections.abc import Mapping
 import os
 import stat
@@ -79,13 +78,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .collection import Collection, Item, check_keys
+from .collection import Collection, Item
 from .errors import DataError, DataWarning, MuxlabError, ParameterError, ParameterTypeError
 from .knob import Knob
 from .random_state import RandomSource, seed_sequence, spawn
 from .headers import read_npy_header, read_npz_headers
 from .streamer import Streamer
-from .validation import check_choice
+from .validation import check_choice, check_int, check_keys
 
 #: How many window offsets are drawn at once (a new block is drawn when ``n`` changes).
 OFFSET_BLOCK = 256
@@ -113,7 +112,7 @@ def sample_npz(npz_file, n, random_state=None, keys=("X", "Y")):
     ['Y']
     """
     call = _Call("sample_npz", (npz_file,), n)
-    keys = _check_keys(call, keys)
+    keys = check_keys(call, keys)
     size = _window_size(call, n)
     rng = RandomSource(random_state, call).for_pass()
     n_total = _npz_rows(call, npz_file, size.value, keys)
@@ -140,7 +139,7 @@ def sample_npz_copy(npz_file, n, random_state=None, keys=("X", "Y")):
     ((16, 8), True)
     """
     call = _Call("sample_npz_copy", (npz_file,), n)
-    keys = _check_keys(call, keys)
+    keys = check_keys(call, keys)
     size = _window_size(call, n)
     rng = RandomSource(random_state, call).for_pass()
     n_total = _npz_rows(call, npz_file, size.value, keys)
@@ -168,7 +167,7 @@ def sample_npz_cached(npz_file, n, random_state=None, keys=("X", "Y")):
     [1000000, 1000039]
     """
     call = _Call("sample_npz_cached", (npz_file,), n)
-    keys = _check_keys(call, keys)
+    keys = check_keys(call, keys)
     size = _window_size(call, n)
     rng = RandomSource(random_state, call).for_pass()
     n_total = _npz_rows(call, npz_file, size.value, keys)
@@ -291,7 +290,7 @@ def check_npz(npz_file, n, owner="sample_npz", keys=("X", "Y")):
     40
     """
     call = _Call(owner, (npz_file,), n)
-    return _npz_rows(call, npz_file, _window_size(call, n).value, _check_keys(call, keys))
+    return _npz_rows(call, npz_file, _window_size(call, n).value, check_keys(call, keys))
 
 
 def check_npy(npy_x, npy_y=None, n=None, owner="sample_npy_mmap", keys=None):
@@ -332,21 +331,6 @@ def _n_text(n):
     return f"Knob({n.value!r})" if isinstance(n, Knob) else repr(n)
 
 
-def _check_keys(call, keys):
-    if isinstance(keys, tuple) and keys in _CHECKED_KEYS:
-        return keys
-    if isinstance(keys, str) or not isinstance(keys, (list, tuple)) or not keys or not all(
-        isinstance(k, str) and k for k in keys
-    ) or len(set(keys)) != len(keys):
-        raise ParameterError(
-            f"{call}: keys={keys!r} is not accepted; expected a tuple of distinct array names, such as ('X', 'Y')"
-        )
-    return tuple(keys)
-
-
-_CHECKED_KEYS = {("X", "Y")}
-
-
 def _npy_args(npy_x, npy_y):
     return (npy_x,) if npy_y is None else (npy_x, npy_y)
 
@@ -356,12 +340,12 @@ def _npy_files(call, npy_x, npy_y, keys):
     if isinstance(npy_x, Mapping):
         if npy_y is not None:
             raise ParameterError(f"{call}: npy_y={npy_y!r} given with a mapping of files; pass n by name (n=...)")
-        keys = tuple(npy_x) if keys is None else _check_keys(call, keys)
+        keys = tuple(npy_x) if keys is None else check_keys(call, keys)
         missing = [k for k in keys if k not in npy_x]
         if missing or not keys:
             raise ParameterError(f"{call}: keys={keys!r} names {missing!r}, which the mapping of files lacks")
         return [(k, npy_x[k]) for k in keys]
-    keys = ("X", "Y") if keys is None else _check_keys(call, keys)
+    keys = ("X", "Y") if keys is None else check_keys(call, keys)
     if len(keys) != 2:
         raise ParameterError(
             f"{call}: two files (npy_x, npy_y) are read for two keys; got keys={keys!r}: "
@@ -379,27 +363,17 @@ class _Fixed:
         self.value = value
 
 
-def _check_n(where, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ParameterTypeError(
-            f"{where}: n={value!r} is a {type(value).__name__}; expected an integer >= 1 or a muxlab.Knob holding one"
-        )
-    if value < 1:
-        raise ParameterError(f"{where}: n={value} is too small; expected an integer >= 1")
-    return int(value)
-
-
 def _window_size(where, n):
     """Return an object whose ``.value`` is the live window size, after checking its current value."""
     if isinstance(n, Knob):
-        _check_n(where, n.value)
+        check_int(where, "n", n.value, minimum=1)
         return n
-    return _Fixed(_check_n(where, n))
+    return _Fixed(check_int(where, "n", n, minimum=1))
 
 
 def _span(call, n, n_total, keys=("X", "Y")):
     """Return how many offsets a window of ``n`` rows can take in ``n_total`` rows."""
-    n = _check_n(call, n)
+    n = check_int(call, "n", n, minimum=1)
     if n > n_total:
         raise DataError(f"{call}: {keys[0]!r} has {n_total} rows, fewer than n={n}")
     return n_total - n + 1

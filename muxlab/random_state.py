@@ -23,7 +23,7 @@ import threading
 import numpy as np
 
 from .errors import ParameterError, ParameterTypeError
-from .validation import _short_repr
+from .validation import short_repr
 
 ACCEPTED = "None, a non-negative int, a numpy.random.SeedSequence, a numpy.random.Generator or a numpy.random.RandomState"
 
@@ -65,7 +65,7 @@ class RandomSource:
             self._seed = int(random_state)
         else:
             raise ParameterTypeError(
-                f"{owner}: random_state={_short_repr(random_state)} ({type(random_state).__name__}) is not accepted; "
+                f"{owner}: random_state={short_repr(random_state)} ({type(random_state).__name__}) is not accepted; "
                 f"expected {ACCEPTED}"
             )
 

@@ -12,7 +12,7 @@ from ..random_state import RandomSource
 from ..state import MUXLAB_VERSION, STATE_VERSION, check_state, decode_ints, encode_ints, rng_state, set_rng_state
 from ..stats import EventClock, MuxEvent, MuxStats
 from ..streamer import Streamer, knobs_state, load_knobs_state, load_seeds_state, seeds_state
-from ..validation import _short_repr, check_choice, check_int
+from ..validation import check_choice, check_int, short_repr
 from .passes import Pass, PassIterator, PassRegistry
 
 ON_ERROR = ("raise", "skip")
@@ -26,7 +26,7 @@ def as_streamers(owner, streamers, allow_empty=False):
     """
     if isinstance(streamers, (str, bytes, Mapping)) or not hasattr(streamers, "__iter__"):
         raise ParameterTypeError(
-            f"{owner}: streamers={_short_repr(streamers)} is not a collection; expected a list of Streamers"
+            f"{owner}: streamers={short_repr(streamers)} is not a collection; expected a list of Streamers"
         )
     out = []
     for i, s in enumerate(streamers):
@@ -37,7 +37,7 @@ def as_streamers(owner, streamers, allow_empty=False):
             out.append(Streamer(s))
         except ParameterTypeError:
             raise ParameterTypeError(
-                f"{owner}: streamers[{i}]={_short_repr(s)} ({type(s).__name__}) is not a Streamer, "
+                f"{owner}: streamers[{i}]={short_repr(s)} ({type(s).__name__}) is not a Streamer, "
                 f"an iterable or a generator function"
             ) from None
     if not out and not allow_empty:
