@@ -4,6 +4,7 @@ import dis
 import functools
 import inspect
 import types
+import typing
 import warnings
 import weakref
 from collections.abc import Iterable, Mapping
@@ -14,6 +15,28 @@ from .errors import NotPicklableError, ParameterTypeError, StreamError
 from .knob import Knob
 from .state import NotResumableError
 from .validation import check_int, short_repr
+
+
+class Activatable(typing.Protocol):
+    """What a mux calls on each of its streams: :class:`Streamer` and every mux implement it.
+
+    The methods are private to muxlab (a user calls ``iterate``), but they are
+    the declared interface between ``streamer.py`` and ``muxlab/mux/``: a mux
+    opens activations, checkpoints and reopens them, and checks that its
+    streams can be pickled, only through these.
+    """
+
+    def _open(self):
+        """Return a fresh iterator over the stream's items: one activation."""
+
+    def _activation_state(self, iterator, count, approximate=False):
+        """Plain data from which :meth:`_resume_activation` reopens ``iterator`` after its ``count`` items."""
+
+    def _resume_activation(self, state):
+        """An iterator positioned where the activation that ``state`` describes stood."""
+
+    def _check_picklable(self, where=None):
+        """Raise :class:`~muxlab.NotPicklableError` if the stream cannot be pickled or copied now."""
 
 
 class Streamer:

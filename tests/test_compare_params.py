@@ -3,7 +3,6 @@
 import pytest
 
 import muxlab
-from muxlab import fixtures
 from muxlab.cli import main
 from muxlab.compare_params import CompareParams
 from muxlab.widgets import MemoryDashboard
@@ -26,11 +25,6 @@ BAD = [
     (dict(random_state=-1), ["--seed", "-1"], muxlab.ParameterError, "random_state=-1 is too small"),
 ]
 IDS = [next(iter(kwargs)) + "=" + repr(next(iter(kwargs.values()))) for kwargs, *_ in BAD]
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    return fixtures.ensure("tiny")
 
 
 @pytest.mark.parametrize("kwargs, flags, error, message", BAD, ids=IDS)

@@ -2,6 +2,7 @@
 
 import contextlib
 import copy
+import typing
 import weakref
 from collections.abc import Mapping
 
@@ -16,6 +17,40 @@ from ..validation import check_choice, check_int, short_repr
 from .passes import Pass, PassIterator, PassRegistry
 
 ON_ERROR = ("raise", "skip")
+
+
+class PassHost(typing.Protocol):
+    """What a pass and a parent mux call on a mux: the declared interface inside ``muxlab/mux/``.
+
+    The pass of each mux (``muxlab.mux.passes``, ``slots``, ``chooser`` and
+    the pass classes next to each mux) runs the loop; the mux keeps the
+    configuration, the counters and the error policy. The methods are
+    private to muxlab, and the only ones a pass or another mux may call.
+    """
+
+    def _stream_failed(self, stream, exc, streamer=None):
+        """Name the failing stream on ``exc``; re-raise it, or count it if ``on_error='skip'``."""
+
+    def _emit(self, kind, stream, slot, reason, clock, n, samples):
+        """Send one :class:`~muxlab.stats.MuxEvent` to ``on_event``."""
+
+    def _loop_state(self, p):
+        """The loop's own part of the state of pass ``p``."""
+
+    def _state_dict(self, p, approximate=False):
+        """The whole checkpoint of pass ``p``: configuration, mux state and pass state."""
+
+    def _check_resumable(self):
+        """Raise :class:`~muxlab.NotResumableError` if a pass of this mux cannot be checkpointed."""
+
+    def _mux_state(self):
+        """What a checkpoint restores of the mux itself (live parameters, counters, streams' seeds and knobs)."""
+
+    def _load_mux_state(self, state):
+        """Restore what :meth:`_mux_state` returned."""
+
+    def _state_config(self):
+        """The configuration a checkpoint must have been taken from (nested muxes included)."""
 
 
 def as_streamers(owner, streamers, allow_empty=False):

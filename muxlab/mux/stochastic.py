@@ -204,6 +204,11 @@ class StochasticMux(BaseMux):
         self._weights_version += 1
         self._notify()
 
+    @property
+    def weights_version(self):
+        """How many times ``weights`` were set: a pass takes the weights again when it changes."""
+        return self._weights_version
+
     def _notify(self):
         self.passes.request_changes()
 
