@@ -117,10 +117,8 @@ def sample_npz(npz_file, n, random_state=None, keys=("X", "Y")):
     rng = RandomSource(random_state, call).for_pass()
     n_total = _npz_rows(call, npz_file, size.value, keys)
     with _ReadErrors(call), np.load(npz_file, allow_pickle=False) as data:
-        while True:
-            n = size.value
-            span = _span(call, n, n_total, keys)
-            for i in rng.integers(span, size=OFFSET_BLOCK).tolist():
+        for n, offsets in _offset_blocks(call, n_total, size, rng, keys):
+            for i in offsets:
                 yield {key: data[key][i : i + n] for key in keys}
                 if size.value != n:
                     break
@@ -144,10 +142,8 @@ def sample_npz_copy(npz_file, n, random_state=None, keys=("X", "Y")):
     rng = RandomSource(random_state, call).for_pass()
     n_total = _npz_rows(call, npz_file, size.value, keys)
     with _ReadErrors(call), np.load(npz_file, allow_pickle=False) as data:
-        while True:
-            n = size.value
-            span = _span(call, n, n_total, keys)
-            for i in rng.integers(span, size=OFFSET_BLOCK).tolist():
+        for n, offsets in _offset_blocks(call, n_total, size, rng, keys):
+            for i in offsets:
                 # No local name for the full arrays: they are freed before the yield.
                 yield {key: data[key][i : i + n].copy() for key in keys}
                 if size.value != n:
@@ -173,10 +169,8 @@ def sample_npz_cached(npz_file, n, random_state=None, keys=("X", "Y")):
     n_total = _npz_rows(call, npz_file, size.value, keys)
     with _ReadErrors(call), np.load(npz_file, allow_pickle=False) as data:
         arrays = [(key, data[key]) for key in keys]
-    while True:
-        n = size.value
-        span = _span(call, n, n_total, keys)
-        for i in rng.integers(span, size=OFFSET_BLOCK).tolist():
+    for n, offsets in _offset_blocks(call, n_total, size, rng, keys):
+        for i in offsets:
             yield {key: array[i : i + n].copy() for key, array in arrays}
             if size.value != n:
                 break
@@ -203,24 +197,17 @@ def sample_npy_mmap(npy_x, npy_y=None, n=None, random_state=None, keys=None):
     ['X']
     """
     call = _Call("sample_npy_mmap", _npy_args(npy_x, npy_y), n)
-    files = _npy_files(call, npy_x, npy_y, keys)
-    size = _window_size(call, n)
-    rng = RandomSource(random_state, call).for_pass()
-    headers = _npy_headers(call, files, size.value)
-    with _ReadErrors(call):
-        arrays = [(key, _memmap(path, header, "c")) for (key, path), header in zip(files, headers)]
-    n_total = headers[0].shape[0]
+    arrays, n_total, size, rng = _open_npy(call, npy_x, npy_y, n, random_state, keys,
+                                           lambda path, header: _memmap(path, header, "c"))
     keys = tuple(key for key, _ in arrays)
-    if len(arrays) == 2:  # the common case, spelled out here: it is the whole per-window cost
-        (kx, X), (ky, Y) = arrays
-        while True:
-            n = size.value
-            span = _span(call, n, n_total, keys)
-            for i in rng.integers(span, size=OFFSET_BLOCK).tolist():
-                yield {kx: X[i : i + n], ky: Y[i : i + n]}
-                if size.value != n:
-                    break
-    yield from _windows(call, arrays, n_total, size, rng)
+    two = len(arrays) == 2
+    (kx, X), (ky, Y) = arrays if two else (arrays[0], arrays[0])
+    for n, offsets in _offset_blocks(call, n_total, size, rng, keys):
+        for i in offsets:
+            # Two keys, the common case, spelled out: this line is the whole per-window cost.
+            yield {kx: X[i : i + n], ky: Y[i : i + n]} if two else {k: a[i : i + n] for k, a in arrays}
+            if size.value != n:
+                break
 
 
 def sample_npy_mmap_readonly(npy_x, npy_y=None, n=None, random_state=None, keys=None):
@@ -244,36 +231,43 @@ def sample_npy_mmap_readonly(npy_x, npy_y=None, n=None, random_state=None, keys=
     False
     """
     call = _Call("sample_npy_mmap_readonly", _npy_args(npy_x, npy_y), n)
+    arrays, n_total, size, rng = _open_npy(call, npy_x, npy_y, n, random_state, keys, _shared_readonly_map)
+    keys = tuple(key for key, _ in arrays)
+    two = len(arrays) == 2
+    (kx, X), (ky, Y) = arrays if two else (arrays[0], arrays[0])
+    for n, offsets in _offset_blocks(call, n_total, size, rng, keys):
+        for i in offsets:
+            yield {kx: X[i : i + n], ky: Y[i : i + n]} if two else {k: a[i : i + n] for k, a in arrays}
+            if size.value != n:
+                break
+
+
+# The windowing loop every loader shares. What a loader does per window (a view,
+# a copy, a re-read) stays in the loader's own two-line inner loop: handing each
+# window through one more generator or function call costs about a tenth of an
+# in-RAM window, so the shared part works per block of OFFSET_BLOCK offsets.
+
+
+def _offset_blocks(call, n_total, size, rng, keys):
+    """Yield ``(n, offsets)`` forever: the window size now, and a block of offsets a window of ``n`` rows can take.
+
+    A loader takes windows at the offsets and starts on the next block as soon
+    as ``size.value`` (a Knob's live value) differs from ``n``.
+    """
+    while True:
+        n = size.value
+        yield n, rng.integers(_span(call, n, n_total, keys), size=OFFSET_BLOCK).tolist()
+
+
+def _open_npy(call, npy_x, npy_y, n, random_state, keys, mapper):
+    """Check an NPY loader's arguments and files, map them with ``mapper(path, header)``; return what it loops over."""
     files = _npy_files(call, npy_x, npy_y, keys)
     size = _window_size(call, n)
     rng = RandomSource(random_state, call).for_pass()
     headers = _npy_headers(call, files, size.value)
     with _ReadErrors(call):
-        arrays = [(key, _shared_readonly_map(path, header)) for (key, path), header in zip(files, headers)]
-    n_total = headers[0].shape[0]
-    keys = tuple(key for key, _ in arrays)
-    if len(arrays) == 2:  # the common case, spelled out here: it is the whole per-window cost
-        (kx, X), (ky, Y) = arrays
-        while True:
-            n = size.value
-            span = _span(call, n, n_total, keys)
-            for i in rng.integers(span, size=OFFSET_BLOCK).tolist():
-                yield {kx: X[i : i + n], ky: Y[i : i + n]}
-                if size.value != n:
-                    break
-    yield from _windows(call, arrays, n_total, size, rng)
-
-
-def _windows(call, arrays, n_total, size, rng):
-    """Yield windows ``{key: array[i : i + n]}`` of ``n = size.value`` rows at random offsets, forever."""
-    keys = tuple(key for key, _ in arrays)
-    while True:
-        n = size.value
-        span = _span(call, n, n_total, keys)
-        for i in rng.integers(span, size=OFFSET_BLOCK).tolist():
-            yield {key: array[i : i + n] for key, array in arrays}
-            if size.value != n:
-                break
+        arrays = [(key, mapper(path, header)) for (key, path), header in zip(files, headers)]
+    return arrays, headers[0].shape[0], size, rng
 
 
 # --------------------------------------------------------------------------- checks
