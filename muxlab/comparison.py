@@ -3,13 +3,13 @@
 Strategies run one after another in one process contaminate each other: the
 peak sticks, freed heap is kept by the allocator, the page cache carries over.
 So :func:`compare` starts one child per strategy (``muxlab.comparison_child``)
-with the same seed and the same Mux, and a consumer that reads every batch
+with the same seed and the same Mux, and a consumer that reads every window
 and keeps the last ``retain`` alive, as a shuffle buffer or a prefetch queue
 does. The
 parent samples the child's memory from outside (reading ``/proc/PID/status``
 on its own thread, about 20 µs a tick, so the streaming child is not slowed),
 and the child reports its own steady state and the kernel's peak at the end,
-while the mux, its streams and the retained batches are still alive.
+while the mux, its streams and the retained windows are still alive.
 """
 
 import json
@@ -26,7 +26,7 @@ from .collection import Collection
 from .compare_params import CACHE_MODES, CompareParams
 from .comparison_child import PREFIX
 from .errors import DataError, DataWarning, MuxlabError, ParameterError, ParameterTypeError
-from .instrument import MemoryProbe
+from .memory_probe import MemoryProbe
 from .units import MB
 from .validation import check_int, check_positive_number
 
@@ -164,14 +164,15 @@ def compare(
         still accepted.
     strategies : list of str, optional
         Names from :data:`muxlab.loaders.STRATEGIES`; default: all of them
-        (the seed's ``npz``, ``npz_copy``, ``npy_mmap``, then the extras).
+        (first the three of pescador's "Sampling from disk" chapter, ``npz``,
+        ``npz_copy`` and ``npy_mmap``, then the extras).
         Strategies needing a layout the collection lacks are not run and are
         listed in ``not_run`` (the memory-mapped ones need the ``.npy``
         layout: ``muxlab convert``, then ``npy=``).
     k, lam : the Mux's active streams and mean samples per activation.
     n : rows per window (items with fewer rows are left out, with one warning).
     max_batches : windows drawn per strategy.
-    retain : the consumer keeps the last ``retain`` batches alive.
+    retain : the consumer keeps the last ``retain`` windows alive.
     cache : ``'warm'`` reads the strategy's files once before its run, so they
         are in the page cache; ``'cold'`` drops them from the page cache first
         (``posix_fadvise(DONTNEED)``, no root needed) and ``bytes_read`` shows
@@ -256,7 +257,7 @@ def compare(
                 row.update(
                     memory_limit=limit,
                     group_peak=group_stats["group_peak"],
-                    warm_windows_per_s=_rate(warm),
+                    warm_windows_per_s=_throughput(warm),
                     warm_bytes_read_per_window=_per_window(warm, "bytes_read"),
                     warm_major_faults=warm["major_faults"],
                 )
@@ -389,7 +390,8 @@ def _run_child(params, interval, report, label, group=None):
     return result, timeline
 
 
-def _rate(r):
+def _throughput(r):
+    """Windows per second of a child's run."""
     return r["windows"] / r["seconds"] if r["seconds"] > 0 else float("nan")
 
 
@@ -400,7 +402,7 @@ def _per_window(r, key):
 def _summary_row(strategy, r, cache):
     return {
         "strategy": strategy,
-        "windows_per_s": _rate(r),
+        "windows_per_s": _throughput(r),
         "peak_rss": r["peak_rss"],
         "rss_anon": r["rss_anon"],
         "rss_file": r["rss_file"],

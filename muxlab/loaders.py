@@ -1,13 +1,13 @@
-"""Disk loaders: the seed's three sampling strategies, corrected, two more, and a registry.
+"""Disk loaders: the three sampling strategies of pescador's "Sampling from disk" chapter, corrected, two more, and a registry.
 
 Each loader is a generator function that yields windows of ``n``
 consecutive rows of one item, forever, at offsets drawn uniformly from
 ``[0, rows - n]``: dicts with exactly the item's keys (``dict(X=..., Y=...)``
 by default; any names with ``keys=``, e.g. ``('features',)``). They differ in what a window costs and in
-what a batch the consumer still holds keeps in memory:
+what a window the consumer still holds keeps in memory:
 
 =====================  ==================================  ==============================
-strategy               work per window                     a held batch keeps alive
+strategy               work per window                     a held window keeps alive
 =====================  ==================================  ==============================
 ``npz``                re-read and CRC-check both members  the whole member arrays
 ``npz_copy``           re-read both members, copy n rows   its n rows only
@@ -52,11 +52,11 @@ file's headers first:
 >>> by_hand = [Streamer(sample_npy_mmap, npy_x, npy_y, n)
 ...            for (npy_x, npy_y) in zip(npy_x_files, npy_y_files)]
 >>> from_registry = streams('npy_mmap', root, n)
->>> batch = next(iter(by_hand[1]))
->>> batch['X'].shape, batch['Y'].shape, len(from_registry)
+>>> window = next(iter(by_hand[1]))
+>>> window['X'].shape, window['Y'].shape, len(from_registry)
 ((16, 8), (16,), 8)
 
-Corrections to the seed: offsets come from ``[0, rows - n]`` inclusive (the
+Corrections to the chapter's code: offsets come from ``[0, rows - n]`` inclusive (the
 seed's ``randint(rows - n)`` never ends a window on the last row and fails on
 a file of exactly ``n`` rows); X and Y must have the same length; offsets come
 from a ``numpy.random.Generator`` built from ``random_state``, never from
@@ -98,15 +98,15 @@ _READ_ERRORS = (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error)
 def sample_npz(npz_file, n, random_state=None, keys=("X", "Y")):
     """Yield windows of ``n`` rows from an NPZ archive, re-reading its arrays for every window.
 
-    This is the seed's loader: ``data['X']`` reads, CRC-checks and decodes the
+    This is the chapter's loader: ``data['X']`` reads, CRC-checks and decodes the
     whole member on every access, and each window is a view into that fresh
-    array, so a batch the consumer holds keeps the whole member in memory.
+    array, so a window the consumer holds keeps the whole member in memory.
     Windows are dicts with exactly the ``keys`` (the archive's array names).
 
     >>> from muxlab.fixtures import ensure
     >>> npz = ensure('tiny') / 'npz' / 'item001.npz'
-    >>> batch = next(sample_npz(npz, 16, random_state=0))
-    >>> batch['X'].shape, batch['X'].base.nbytes == 40 * 8 * 4  # the whole member
+    >>> window = next(sample_npz(npz, 16, random_state=0))
+    >>> window['X'].shape, window['X'].base.nbytes == 40 * 8 * 4  # the whole member
     ((16, 8), True)
     >>> sorted(next(sample_npz(npz, 16, keys=('Y',))))
     ['Y']
@@ -128,12 +128,12 @@ def sample_npz_copy(npz_file, n, random_state=None, keys=("X", "Y")):
     """Yield copies of windows of ``n`` rows from an NPZ archive, re-reading it for every window.
 
     As :func:`sample_npz`, but each window is copied out of the freshly read
-    member, which is dropped at once: a held batch keeps only its own rows.
+    member, which is dropped at once: a held window keeps only its own rows.
 
     >>> from muxlab.fixtures import ensure
     >>> npz = ensure('tiny') / 'npz' / 'item001.npz'
-    >>> batch = next(sample_npz_copy(npz, 16, random_state=0))
-    >>> batch['X'].shape, batch['X'].base is None
+    >>> window = next(sample_npz_copy(npz, 16, random_state=0))
+    >>> window['X'].shape, window['X'].base is None
     ((16, 8), True)
     """
     call = _Call("sample_npz_copy", (npz_file,), n)
@@ -154,12 +154,12 @@ def sample_npz_cached(npz_file, n, random_state=None, keys=("X", "Y")):
     """Yield copies of windows of ``n`` rows from an NPZ archive read once per activation.
 
     Every array is read when the stream starts and kept while it runs; each
-    window is a copy, so held batches do not keep them alive.
+    window is a copy, so held windows do not keep them alive.
 
     >>> from muxlab.fixtures import ensure
     >>> npz = ensure('tiny') / 'npz' / 'item001.npz'
-    >>> batch = next(sample_npz_cached(npz, 40, random_state=0))
-    >>> batch['Y'][[0, -1]].tolist()
+    >>> window = next(sample_npz_cached(npz, 40, random_state=0))
+    >>> window['Y'][[0, -1]].tolist()
     [1000000, 1000039]
     """
     call = _Call("sample_npz_cached", (npz_file,), n)
@@ -185,13 +185,13 @@ def sample_npy_mmap(npy_x, npy_y=None, n=None, random_state=None, keys=None):
     ``sample_npy_mmap({'features': 'song.features.npy'}, n=16)``.
 
     Windows are views of the maps (plain ``ndarray`` views, whose ``base``
-    chain leads to the ``numpy.memmap``). Writing into a batch changes only
+    chain leads to the ``numpy.memmap``). Writing into a window changes only
     this process's copy of the page, never the file.
 
     >>> from muxlab.fixtures import ensure
     >>> folder = ensure('tiny') / 'npy'
-    >>> batch = next(sample_npy_mmap(folder / 'item001.X.npy', folder / 'item001.Y.npy', 16))
-    >>> batch['X'].flags.owndata, batch['X'].flags.writeable
+    >>> window = next(sample_npy_mmap(folder / 'item001.X.npy', folder / 'item001.Y.npy', 16))
+    >>> window['X'].flags.owndata, window['X'].flags.writeable
     (False, True)
     >>> sorted(next(sample_npy_mmap({'X': folder / 'item001.X.npy'}, n=16)))
     ['X']
@@ -214,10 +214,10 @@ def sample_npy_mmap_readonly(npy_x, npy_y=None, n=None, random_state=None, keys=
     """Yield read-only windows of ``n`` rows from NPY files, memory-mapped read-only.
 
     As :func:`sample_npy_mmap` (the same arguments) with ``mmap_mode='r'``:
-    a consumer that tries to write into a batch gets an error instead of a
+    a consumer that tries to write into a window gets an error instead of a
     private copy. Since no one can write through it, one map per file serves
     every activation in the process (a copy-on-write map cannot be shared: a
-    write into one batch would show in later ones). An activation then costs
+    write into one window would show in later ones). An activation then costs
     no mapping and its windows find their pages already mapped; the pages a
     run touched stay mapped, counted as file-backed (reclaimable) memory,
     until the file changes, the process ends, or more than
@@ -226,8 +226,8 @@ def sample_npy_mmap_readonly(npy_x, npy_y=None, n=None, random_state=None, keys=
 
     >>> from muxlab.fixtures import ensure
     >>> folder = ensure('tiny') / 'npy'
-    >>> batch = next(sample_npy_mmap_readonly(folder / 'item001.X.npy', folder / 'item001.Y.npy', 16))
-    >>> batch['X'].flags.writeable
+    >>> window = next(sample_npy_mmap_readonly(folder / 'item001.X.npy', folder / 'item001.Y.npy', 16))
+    >>> window['X'].flags.writeable
     False
     """
     call = _Call("sample_npy_mmap_readonly", _npy_args(npy_x, npy_y), n)
@@ -463,7 +463,7 @@ def _shared_readonly_map(path, header):
 
 
 def release_shared_maps():
-    """Forget the read-only maps kept for :func:`sample_npy_mmap_readonly` (held batches keep theirs).
+    """Forget the read-only maps kept for :func:`sample_npy_mmap_readonly` (held windows keep theirs).
 
     >>> release_shared_maps()
     """

@@ -31,7 +31,7 @@ CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-network
                   "--disable-sync", "--no-first-run"]
 
 #: Modules documented whole in the reference: every public function and class defined in them.
-REFERENCE_MODULES = ["muxlab.stats", "muxlab.lifetimes", "muxlab.loaders", "muxlab.fixtures", "muxlab.instrument",
+REFERENCE_MODULES = ["muxlab.stats", "muxlab.lifetimes", "muxlab.loaders", "muxlab.fixtures", "muxlab.memory_probe",
                      "muxlab.page_cache", "muxlab.plots", "muxlab.process_plots", "muxlab.memory_limit",
                      "muxlab.process_tree", "muxlab.torch"]
 

@@ -10,7 +10,7 @@ PACKAGE = Path(muxlab.__file__).parent
 
 #: Private names of other libraries that muxlab needs, with the reason.
 ALLOWED = {
-    ("instrument.py", "_fields"): "a namedtuple's field names: public API spelled with an underscore",
+    ("memory_probe.py", "_fields"): "a namedtuple's field names: public API spelled with an underscore",
     ("widgets/transports.py", "_png_is_old"): "ipympl sends a fresh PNG only when its canvas says the last is old",
 }
 

@@ -350,7 +350,7 @@ class BaseMux(Streamer):
         return new
 
     def _fresh_stats(self):
-        return MuxStats(len(self.streamers), names=self.stats.names, passes=getattr(self, "passes", None))
+        return MuxStats(len(self.streamers), passes=getattr(self, "passes", None))
 
     def _check_picklable(self, where=None):
         """Raise :class:`~muxlab.NotPicklableError` if a pass is running or a streamer cannot be sent."""

@@ -71,7 +71,7 @@ class ChainMux(BaseMux):
 
     def _fresh_stats(self):
         known = 0 if isinstance(self.streamers, Streamer) else len(self.streamers)
-        return MuxStats(known, names=self.stats.names, passes=getattr(self, "passes", None))
+        return MuxStats(known, passes=getattr(self, "passes", None))
 
     def _config(self):
         return super()._config() | {"mode": self.mode}

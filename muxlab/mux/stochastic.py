@@ -1,6 +1,6 @@
 """StochasticMux: keep ``k`` streams active, each for a random number of samples, and interleave them.
 
-This is pescador's ``StochasticMux`` (and the seed document's ``Mux``) with
+This is pescador's ``StochasticMux`` (and the ``Mux`` of pescador's "Sampling from disk" chapter) with
 two deliberate differences, both documented on the class: ``weights`` set the
 long-run share of samples of each stream, and every lifetime distribution has
 a mean of exactly ``rate`` samples.
@@ -296,7 +296,7 @@ class StochasticMux(BaseMux):
 
 
 class Mux(StochasticMux):
-    """The seed document's name for :class:`StochasticMux`: ``Mux(streams, k=32, lam=16)``.
+    """The name pescador's "Sampling from disk" chapter uses for :class:`StochasticMux`: ``Mux(streams, k=32, lam=16)``.
 
     ``k`` is ``n_active`` and ``lam`` is ``rate``; both names work as
     properties on either class. pescador 1.x's ``with_replacement=False``
