@@ -17,7 +17,7 @@ strategy               work per window                     a held window keeps a
 ``npy_mmap_readonly``  slice a read-only memory map        the map (pages it touched)
 =====================  ==================================  ==============================
 
-The seed's closing snippet, corrected (it called ``sample_npz`` and missed a
+The chapter's closing snippet, corrected (it called ``sample_npz`` and missed a
 comma)::
 
     import muxlab
@@ -57,7 +57,7 @@ file's headers first:
 ((16, 8), (16,), 8)
 
 Corrections to the chapter's code: offsets come from ``[0, rows - n]`` inclusive (the
-seed's ``randint(rows - n)`` never ends a window on the last row and fails on
+chapter's ``randint(rows - n)`` never ends a window on the last row and fails on
 a file of exactly ``n`` rows); X and Y must have the same length; offsets come
 from a ``numpy.random.Generator`` built from ``random_state``, never from
 numpy's global state: each activation is one use of ``random_state`` as
@@ -176,10 +176,38 @@ def sample_npz_cached(npz_file, n, random_state=None, keys=("X", "Y")):
                 break
 
 
-def sample_npy_mmap(npy_x, npy_y=None, n=None, random_state=None, keys=None):
+def _npy_loader(name, mapper, doc):
+    """Make the NPY loader ``name``: a generator function whose windows are views of the maps ``mapper`` makes.
+
+    The two NPY loaders differ only in how a file is mapped
+    (``mapper(path, header)``), so both are this one function body; a shared
+    inner generator would cost a hand-over per window.
+    """
+
+    def loader(npy_x, npy_y=None, n=None, random_state=None, keys=None):
+        call = _Call(name, _npy_args(npy_x, npy_y), n)
+        arrays, n_total, size, rng = _open_npy(call, npy_x, npy_y, n, random_state, keys, mapper)
+        keys = tuple(key for key, _ in arrays)
+        two = len(arrays) == 2
+        (kx, X), (ky, Y) = arrays if two else (arrays[0], arrays[0])
+        for n, offsets in _offset_blocks(call, n_total, size, rng, keys):
+            for i in offsets:
+                # Two keys, the common case, spelled out: this line is the whole per-window cost.
+                yield {kx: X[i : i + n], ky: Y[i : i + n]} if two else {k: a[i : i + n] for k, a in arrays}
+                if size.value != n:
+                    break
+
+    loader.__name__ = loader.__qualname__ = name
+    loader.__doc__ = doc
+    return loader
+
+
+sample_npy_mmap = _npy_loader(
+    "sample_npy_mmap",
+    lambda path, header: _memmap(path, header, "c"),
     """Yield windows of ``n`` rows from NPY files, memory-mapped copy-on-write.
 
-    The seed's form takes two files, ``npy_x`` and ``npy_y`` (for the keys
+    The chapter's form takes two files, ``npy_x`` and ``npy_y`` (for the keys
     ``('X', 'Y')``, or the two ``keys`` given). For any number of keys pass
     one mapping ``{key: path}`` as ``npy_x`` (and ``n`` by name):
     ``sample_npy_mmap({'features': 'song.features.npy'}, n=16)``.
@@ -195,22 +223,12 @@ def sample_npy_mmap(npy_x, npy_y=None, n=None, random_state=None, keys=None):
     (False, True)
     >>> sorted(next(sample_npy_mmap({'X': folder / 'item001.X.npy'}, n=16)))
     ['X']
-    """
-    call = _Call("sample_npy_mmap", _npy_args(npy_x, npy_y), n)
-    arrays, n_total, size, rng = _open_npy(call, npy_x, npy_y, n, random_state, keys,
-                                           lambda path, header: _memmap(path, header, "c"))
-    keys = tuple(key for key, _ in arrays)
-    two = len(arrays) == 2
-    (kx, X), (ky, Y) = arrays if two else (arrays[0], arrays[0])
-    for n, offsets in _offset_blocks(call, n_total, size, rng, keys):
-        for i in offsets:
-            # Two keys, the common case, spelled out: this line is the whole per-window cost.
-            yield {kx: X[i : i + n], ky: Y[i : i + n]} if two else {k: a[i : i + n] for k, a in arrays}
-            if size.value != n:
-                break
+    """,
+)
 
-
-def sample_npy_mmap_readonly(npy_x, npy_y=None, n=None, random_state=None, keys=None):
+sample_npy_mmap_readonly = _npy_loader(
+    "sample_npy_mmap_readonly",
+    lambda path, header: _shared_readonly_map(path, header),
     """Yield read-only windows of ``n`` rows from NPY files, memory-mapped read-only.
 
     As :func:`sample_npy_mmap` (the same arguments) with ``mmap_mode='r'``:
@@ -229,17 +247,8 @@ def sample_npy_mmap_readonly(npy_x, npy_y=None, n=None, random_state=None, keys=
     >>> window = next(sample_npy_mmap_readonly(folder / 'item001.X.npy', folder / 'item001.Y.npy', 16))
     >>> window['X'].flags.writeable
     False
-    """
-    call = _Call("sample_npy_mmap_readonly", _npy_args(npy_x, npy_y), n)
-    arrays, n_total, size, rng = _open_npy(call, npy_x, npy_y, n, random_state, keys, _shared_readonly_map)
-    keys = tuple(key for key, _ in arrays)
-    two = len(arrays) == 2
-    (kx, X), (ky, Y) = arrays if two else (arrays[0], arrays[0])
-    for n, offsets in _offset_blocks(call, n_total, size, rng, keys):
-        for i in offsets:
-            yield {kx: X[i : i + n], ky: Y[i : i + n]} if two else {k: a[i : i + n] for k, a in arrays}
-            if size.value != n:
-                break
+    """,
+)
 
 
 # The windowing loop every loader shares. What a loader does per window (a view,
