@@ -1,5 +1,8 @@
 """muxlab: understand and measure how training data is streamed from disk."""
 
+import sys as _sys
+
+from . import memory_probe
 from .background import ZMQStreamer, background
 from .comparison import Comparison, compare
 from .collection import Collection
@@ -22,6 +25,9 @@ from .state import NotResumableError, RestoredError, StateMismatchError
 from .streamer import Streamer, streamable
 
 __version__ = "0.1.0"
+
+# The memory probe's former module name: ``import muxlab.instrument`` gives muxlab.memory_probe itself.
+_sys.modules[__name__ + ".instrument"] = instrument = memory_probe
 
 __all__ = [
     "Collection",

@@ -29,7 +29,7 @@ from .errors import ParameterError, ParameterTypeError, WorkerError
 from .knob import Knob
 from .mux.base import BaseMux
 from .streamer import Streamer
-from .validation import _short_repr, check_int
+from .validation import check_int, short_repr
 
 #: Seconds a closed run waits for its workers to stop before terminating them.
 STOP_TIMEOUT = 5.0
@@ -119,7 +119,7 @@ class Background(Streamer):
                 stream = Streamer(stream)
             except ParameterTypeError:
                 raise ParameterTypeError(
-                    f"{owner}: stream={_short_repr(stream)} ({type(stream).__name__}) is not a Streamer, a mux or "
+                    f"{owner}: stream={short_repr(stream)} ({type(stream).__name__}) is not a Streamer, a mux or "
                     f"an iterable"
                 ) from None
         self.stream = stream
@@ -136,7 +136,7 @@ class Background(Streamer):
             if not shards.is_shardable(stream):
                 raise ParameterTypeError(
                     f"{owner}: workers={self.workers} needs a mux to split into shards, got "
-                    f"{_short_repr(stream)} ({type(stream).__name__}); use workers=1 or a StochasticMux, Mux, "
+                    f"{short_repr(stream)} ({type(stream).__name__}); use workers=1 or a StochasticMux, Mux, "
                     f"ShuffledMux, RoundRobinMux or ChainMux"
                 )
             if stream.n_streams < self.workers:
@@ -170,7 +170,7 @@ class Background(Streamer):
         if not isinstance(self.stream, BaseMux) or not hasattr(type(self.stream), name):
             raise ParameterTypeError(
                 f"background: {name} is a live parameter of a StochasticMux or Mux; this stream is "
-                f"{_short_repr(self.stream)}"
+                f"{short_repr(self.stream)}"
             )
         return self.stream
 
@@ -330,7 +330,7 @@ class _Run:
                     proc.start()
                 except (pickle.PicklingError, TypeError, AttributeError) as err:
                     raise ParameterTypeError(
-                        f"background: stream={_short_repr(stream)} cannot be sent to a worker started with "
+                        f"background: stream={short_repr(stream)} cannot be sent to a worker started with "
                         f"start_method={ctx.get_start_method()!r}: {err}; use start_method='fork'"
                     ) from err
                 self.procs.append(proc)

@@ -6,6 +6,7 @@ import sys
 import time
 
 from .errors import MuxlabError, ParameterError
+from .validation import check_int, check_positive_number
 
 
 class _Parser(argparse.ArgumentParser):
@@ -15,34 +16,53 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _positive_int(text):
+def _number(text):
+    """The text as an int if it spells one, else as a float (the check then says what was expected)."""
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is too small; expected an integer >= 1")
-    return value
+        return float(text)
 
 
-def _rate(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 1 <= value <= 1e15:
-        raise argparse.ArgumentTypeError(f"{text} is not accepted; expected a finite number >= 1 (at most 1e15)")
-    return value
+def _flag(check, convert=_number):
+    """An argparse type: ``convert`` the text, then ``check(value)`` with the library's own check and message."""
+
+    def parse(text):
+        value = text
+        if convert is not None:
+            try:
+                value = convert(text)
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        try:
+            return check(value)
+        except MuxlabError as err:
+            raise argparse.ArgumentTypeError(str(err).split(": ", 1)[-1]) from None
+
+    return parse
 
 
-def _seed(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is negative; expected an integer >= 0")
-    return value
+def _compare_param(name, convert=_number):
+    """An argparse type checking a value as :class:`~muxlab.compare_params.CompareParams` does."""
+    from .compare_params import CompareParams
+
+    def check(value):
+        value = CompareParams.check("compare", name, value)
+        return list(value) if name == "strategies" else value
+
+    return _flag(check, convert)
+
+
+def _at_least(name, minimum):
+    """An argparse type for an integer flag ``>= minimum``."""
+    return _flag(lambda value: check_int("muxlab", name, value, minimum=minimum))
+
+
+def _lam(value):
+    """The mean lifetime, with the Mux's own limits."""
+    from .mux.stochastic import MAX_RATE
+
+    return check_positive_number("muxlab", "lam", value, minimum=1, maximum=MAX_RATE)
 
 
 def demo(args):
@@ -209,18 +229,6 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-def _strategy_list(text):
-    from .loaders import STRATEGIES
-
-    names = [s.strip() for s in text.split(",") if s.strip()]
-    unknown = [s for s in names if s not in STRATEGIES]
-    if not names or unknown:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} names no known strategy; expected a comma-separated list of {', '.join(STRATEGIES)}"
-        )
-    return names
-
-
 def build_parser():
     parser = _Parser(
         prog="muxlab", description="Understand and measure how training data is streamed from disk."
@@ -228,12 +236,12 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("demo", help="stream from a Mux and print per-stream activation counts")
-    p.add_argument("--streams", type=_positive_int, default=100, help="number of streams (default 100)")
-    p.add_argument("--k", type=_positive_int, default=32, help="streams active at once (default 32)")
-    p.add_argument("--lam", type=_rate, default=16.0, help="mean samples per activation (default 16)")
-    p.add_argument("--samples", type=_positive_int, default=100_000, help="samples to draw (default 100000)")
-    p.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
-    p.add_argument("--rows", type=_positive_int, default=20, help="table rows to print (default 20)")
+    p.add_argument("--streams", type=_at_least("streams", 1), default=100, help="number of streams (default 100)")
+    p.add_argument("--k", type=_at_least("k", 1), default=32, help="streams active at once (default 32)")
+    p.add_argument("--lam", type=_flag(_lam), default=16.0, help="mean samples per activation (default 16)")
+    p.add_argument("--samples", type=_at_least("samples", 1), default=100_000, help="samples to draw (default 100000)")
+    p.add_argument("--seed", type=_at_least("seed", 0), default=0, help="random seed (default 0)")
+    p.add_argument("--rows", type=_at_least("rows", 1), default=20, help="table rows to print (default 20)")
     p.set_defaults(run=demo)
 
     from .fixtures import PRESETS
@@ -255,18 +263,22 @@ def build_parser():
                    help="run each strategy under this much memory, page cache included (e.g. 256MiB)")
     p.add_argument("--root", help=argparse.SUPPRESS)
     p.add_argument("--preset", choices=list(PRESETS), default="demo", help="bundled collection to use without PATH (default demo)")
-    p.add_argument("--strategies", type=_strategy_list, default=None, help="comma-separated strategies (default all)")
-    p.add_argument("--k", type=_positive_int, default=32, help="streams active at once (default 32)")
-    p.add_argument("--lam", type=_rate, default=16.0, help="mean windows per activation (default 16)")
-    p.add_argument("--n", type=_positive_int, default=16, help="rows per window (default 16)")
-    p.add_argument("--batches", type=_positive_int, default=2000, help="windows per strategy (default 2000)")
-    p.add_argument("--retain", type=_seed, default=32, help="batches the consumer keeps alive (default 32)")
-    p.add_argument("--cache", choices=["warm", "cold"], default="warm", help="page cache before each run (default warm)")
-    p.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
+    p.add_argument("--strategies", type=_compare_param("strategies", None), default=None,
+                   help="comma-separated strategies (default all)")
+    p.add_argument("--k", type=_compare_param("k"), default=32, help="streams active at once (default 32)")
+    p.add_argument("--lam", type=_compare_param("lam"), default=16.0, help="mean windows per activation (default 16)")
+    p.add_argument("--n", type=_compare_param("n"), default=16, help="rows per window (default 16)")
+    p.add_argument("--batches", type=_compare_param("max_batches"), default=2000,
+                   help="windows per strategy (default 2000)")
+    p.add_argument("--retain", type=_compare_param("retain"), default=32,
+                   help="windows the consumer keeps alive (default 32)")
+    p.add_argument("--cache", type=_compare_param("cache", None), default="warm", metavar="{warm,cold}",
+                   help="page cache before each run (default warm)")
+    p.add_argument("--seed", type=_compare_param("random_state"), default=0, help="random seed (default 0)")
     p.add_argument("--out", default="muxlab-out", help="output folder (default ./muxlab-out)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument(
-        "--workers", type=_positive_int, default=None,
+        "--workers", type=_at_least("workers", 1), default=None,
         help="stream through N worker processes and measure the whole process tree (writes workers.png)",
     )
     p.set_defaults(run=compare_command)
@@ -281,7 +293,7 @@ def build_parser():
 
     p = sub.add_parser("docs", help="build the documentation site and serve it on 127.0.0.1")
     p.add_argument("--out", default="muxlab-out/docs", help="folder for the built site (default ./muxlab-out/docs)")
-    p.add_argument("--port", type=_seed, default=8000, help="port on 127.0.0.1 (default 8000; 0 picks a free one)")
+    p.add_argument("--port", type=_at_least("port", 0), default=8000, help="port on 127.0.0.1 (default 8000; 0 picks a free one)")
     p.add_argument("--no-serve", action="store_true", help="build only")
     p.add_argument("--no-build", action="store_true", help="serve the site already built in --out")
     p.set_defaults(run=docs_command)

@@ -36,7 +36,7 @@ import numpy as np
 
 from .errors import DataError, DataWarning, ParameterError, ParameterTypeError
 from .headers import read_npy_header, read_npz_headers
-from .validation import _short_repr, check_choice
+from .validation import check_choice, check_keys, short_repr
 
 #: The two layouts an item can be stored in.
 LAYOUTS = ("npz", "npy")
@@ -258,7 +258,7 @@ class Collection:
 
     def __repr__(self):
         layouts = "+".join(self.layouts) or "mixed"
-        where = f", root={_short_repr(str(self._root), 40)}" if self._root is not None else ""
+        where = f", root={short_repr(str(self._root), 40)}" if self._root is not None else ""
         bad = f", {len(self._bad)} bad left out" if self._bad else ""
         return f"Collection({len(self)} items, keys={self._keys!r}, layout={layouts}, {_size(self.nbytes)}{where}{bad})"
 
@@ -347,21 +347,6 @@ class Collection:
         return convert_to_npy(self, dest, progress)
 
 
-def check_keys(owner, keys):
-    """Return ``keys`` as a tuple of distinct non-empty strings (a single string is one key)."""
-    if isinstance(keys, str):
-        keys = tuple(k.strip() for k in keys.split(",") if k.strip())
-    if not isinstance(keys, (list, tuple)) or not all(isinstance(k, str) for k in keys):
-        raise ParameterTypeError(f"{owner}: keys={_short_repr(keys)} is not accepted; expected a tuple of array names")
-    keys = tuple(keys)
-    if not keys or any(not k or "/" in k for k in keys) or len(set(keys)) != len(keys):
-        raise ParameterError(
-            f"{owner}: keys={keys!r} is not accepted; expected at least one distinct, non-empty array name "
-            "(such as ('X', 'Y') or ('features',))"
-        )
-    return keys
-
-
 def _size(nbytes):
     for unit in ("B", "kB", "MB", "GB"):
         if nbytes < 1000 or unit == "GB":
@@ -391,7 +376,7 @@ def _find_files(owner, source, keys):
         for entry in source:
             if not isinstance(entry, (str, os.PathLike)):
                 raise ParameterTypeError(
-                    f"{owner}: {_short_repr(entry)} in the source list is a {type(entry).__name__}; expected a path"
+                    f"{owner}: {short_repr(entry)} in the source list is a {type(entry).__name__}; expected a path"
                 )
             _, z, y, manifest = _find_files(owner, entry, keys)
             if manifest is not None:
@@ -403,7 +388,7 @@ def _find_files(owner, source, keys):
         return _common_root(npz + npy), npz, npy, None
     if not isinstance(source, (str, os.PathLike)):
         raise ParameterTypeError(
-            f"{owner}: source={_short_repr(source)} is a {type(source).__name__}; "
+            f"{owner}: source={short_repr(source)} is a {type(source).__name__}; "
             "expected a folder, a glob, a list of files or a Collection"
         )
     text = os.fspath(source)

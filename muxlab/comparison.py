@@ -3,13 +3,13 @@
 Strategies run one after another in one process contaminate each other: the
 peak sticks, freed heap is kept by the allocator, the page cache carries over.
 So :func:`compare` starts one child per strategy (``muxlab.comparison_child``)
-with the same seed and the same Mux, and a consumer that reads every batch
+with the same seed and the same Mux, and a consumer that reads every window
 and keeps the last ``retain`` alive, as a shuffle buffer or a prefetch queue
 does. The
 parent samples the child's memory from outside (reading ``/proc/PID/status``
 on its own thread, about 20 µs a tick, so the streaming child is not slowed),
 and the child reports its own steady state and the kernel's peak at the end,
-while the mux, its streams and the retained batches are still alive.
+while the mux, its streams and the retained windows are still alive.
 """
 
 import json
@@ -23,13 +23,12 @@ from pathlib import Path
 from . import comparison_child, fixtures, loaders, page_cache
 from . import memory_limit as memory_limit_module
 from .collection import Collection
+from .compare_params import CACHE_MODES, CompareParams
 from .comparison_child import PREFIX
 from .errors import DataError, DataWarning, MuxlabError, ParameterError, ParameterTypeError
-from .instrument import MemoryProbe
+from .memory_probe import MemoryProbe
 from .units import MB
-from .validation import check_choice, check_int, check_positive_number
-
-CACHE_MODES = ("warm", "cold")
+from .validation import check_int, check_positive_number
 
 _SUMMARY_COLUMNS = [
     "strategy",
@@ -165,14 +164,15 @@ def compare(
         still accepted.
     strategies : list of str, optional
         Names from :data:`muxlab.loaders.STRATEGIES`; default: all of them
-        (the seed's ``npz``, ``npz_copy``, ``npy_mmap``, then the extras).
+        (first the three of pescador's "Sampling from disk" chapter, ``npz``,
+        ``npz_copy`` and ``npy_mmap``, then the extras).
         Strategies needing a layout the collection lacks are not run and are
         listed in ``not_run`` (the memory-mapped ones need the ``.npy``
         layout: ``muxlab convert``, then ``npy=``).
     k, lam : the Mux's active streams and mean samples per activation.
     n : rows per window (items with fewer rows are left out, with one warning).
     max_batches : windows drawn per strategy.
-    retain : the consumer keeps the last ``retain`` batches alive.
+    retain : the consumer keeps the last ``retain`` windows alive.
     cache : ``'warm'`` reads the strategy's files once before its run, so they
         are in the page cache; ``'cold'`` drops them from the page cache first
         (``posix_fadvise(DONTNEED)``, no root needed) and ``bytes_read`` shows
@@ -208,14 +208,10 @@ def compare(
     if source is not None and root is not None:
         raise ParameterError(f"compare: source={source!r} and root={root!r} given; root is the former name of source")
     source = root if source is None else source
-    strategies = _check_strategies(strategies)
-    k = check_int(owner, "k", k, minimum=1)
-    lam = check_positive_number(owner, "lam", lam, minimum=1)
-    n = check_int(owner, "n", n, minimum=1)
-    max_batches = check_int(owner, "max_batches", max_batches, minimum=1)
-    retain = check_int(owner, "retain", retain, minimum=0)
-    cache = check_choice(owner, "cache", cache, CACHE_MODES)
-    random_state = check_int(owner, "random_state", random_state, minimum=0)
+    checked = CompareParams(strategies, k, lam, n, max_batches, retain, cache, random_state, owner=owner)
+    strategies = list(checked.strategies or loaders.STRATEGIES)
+    k, lam, n, max_batches = checked.k, checked.lam, checked.n, checked.max_batches
+    retain, cache, random_state = checked.retain, checked.cache, checked.random_state
     interval = check_positive_number(owner, "interval", interval, minimum=1e-4)
     limit = None
     if memory_limit is not None:
@@ -226,20 +222,7 @@ def compare(
     collection = loaders.collection_of(source, keys, owner=owner)
     if npy is not None:
         collection = collection.add_layouts(Collection.scan(npy, keys=collection.keys))
-    not_run = {}
-    runnable = []
-    for strategy in strategies:
-        why = loaders.missing_layout(strategy, collection)
-        if why is None:
-            runnable.append(strategy)
-        else:
-            not_run[strategy] = why
-    if not runnable:
-        raise DataError(
-            f"compare: no strategy can run on {collection!r}: "
-            + "; ".join(f"{s} {why}" for s, why in not_run.items())
-        )
-    _check_files(runnable, collection, n)  # headers only: bad files are named before any child starts
+    runnable, not_run = check_runnable(strategies, collection, n, owner=owner)
 
     usable = collection.usable(n)
     params = dict(root=str(collection.root), k=k, lam=lam, n=n, max_batches=max_batches, retain=retain,
@@ -274,7 +257,7 @@ def compare(
                 row.update(
                     memory_limit=limit,
                     group_peak=group_stats["group_peak"],
-                    warm_windows_per_s=_rate(warm),
+                    warm_windows_per_s=_throughput(warm),
                     warm_bytes_read_per_window=_per_window(warm, "bytes_read"),
                     warm_major_faults=warm["major_faults"],
                 )
@@ -299,7 +282,36 @@ def compare(
     return comparison
 
 
-def _check_files(strategies, collection, n):
+def check_runnable(strategies, collection, n, owner="compare"):
+    """Return ``(runnable, not_run)``: the strategies the collection's layout allows, and why the others are not.
+
+    Every runnable strategy's files are checked (headers only), so a bad
+    file is named before any child starts; items shorter than ``n`` are left
+    out with one warning, and a collection with no item of ``n`` rows raises
+    :class:`~muxlab.DataError`, as does one where no strategy can run.
+    """
+    not_run = {}
+    runnable = []
+    for strategy in strategies:
+        why = loaders.missing_layout(strategy, collection)
+        if why is None:
+            runnable.append(strategy)
+        else:
+            not_run[strategy] = why
+    if not runnable:
+        raise DataError(
+            f"{owner}: no strategy can run on {collection!r}: "
+            + "; ".join(f"{s} {why}" for s, why in not_run.items())
+        )
+    longest = max(collection, key=lambda item: item.rows, default=None)
+    if longest is not None and longest.rows < n:
+        raise DataError(f"{owner}: every item has fewer than n={n} rows (the longest, {longest.path!r}, has "
+                        f"{longest.rows}); expected 1 <= n <= {longest.rows}")
+    _check_files(runnable, collection, n, owner)
+    return runnable, not_run
+
+
+def _check_files(strategies, collection, n, owner):
     """Check every strategy's files (headers only); warn once about items shorter than ``n``."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DataWarning)
@@ -311,23 +323,9 @@ def _check_files(strategies, collection, n):
             text = str(w.message).split(": ", 1)[-1]
             if text not in shown:
                 shown.add(text)
-                warnings.warn(f"compare: {text}", DataWarning, stacklevel=3)
+                warnings.warn(f"{owner}: {text}", DataWarning, stacklevel=4)
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-
-
-def _check_strategies(strategies):
-    if strategies is None:
-        return list(loaders.STRATEGIES)
-    if isinstance(strategies, str):
-        strategies = [s for s in strategies.split(",") if s]
-    if not isinstance(strategies, (list, tuple)):
-        raise ParameterTypeError(f"compare: strategies={strategies!r} is not a list; expected names from {tuple(loaders.STRATEGIES)}")
-    if not strategies:
-        raise ParameterError(f"compare: strategies is empty; expected names from {tuple(loaders.STRATEGIES)}")
-    for s in strategies:
-        check_choice("compare", "strategies", s, tuple(loaders.STRATEGIES))
-    return list(strategies)
 
 
 def _run_child(params, interval, report, label, group=None):
@@ -392,7 +390,8 @@ def _run_child(params, interval, report, label, group=None):
     return result, timeline
 
 
-def _rate(r):
+def _throughput(r):
+    """Windows per second of a child's run."""
     return r["windows"] / r["seconds"] if r["seconds"] > 0 else float("nan")
 
 
@@ -403,7 +402,7 @@ def _per_window(r, key):
 def _summary_row(strategy, r, cache):
     return {
         "strategy": strategy,
-        "windows_per_s": _rate(r),
+        "windows_per_s": _throughput(r),
         "peak_rss": r["peak_rss"],
         "rss_anon": r["rss_anon"],
         "rss_file": r["rss_file"],

@@ -8,7 +8,7 @@ for a command line). If they name a memory control group, it joins it before
 anything else. It speaks a line protocol on stdout (lines starting with
 ``muxlab:``): ``progress N`` while streaming, then ``result {json}`` (or
 ``error {json}``). After the result it keeps the mux, its streams and the
-retained batches alive until its stdin closes, so the parent can take a last
+retained windows alive until its stdin closes, so the parent can take a last
 reading of the steady state.
 """
 
@@ -47,7 +47,7 @@ def _touch(array):
 def run(params):
     """Stream ``params['max_batches']`` windows with one strategy; return the measurements."""
     from muxlab import Collection, Mux, loaders, page_cache
-    from muxlab.instrument import read_memory, read_uss
+    from muxlab.memory_probe import read_memory, read_uss
 
     collection = Collection.from_spec(params["collection"])
     key = collection.keys[0]
@@ -58,7 +58,7 @@ def run(params):
     io_start = page_cache.read_io_bytes()
     faults_start = _major_faults()
     max_batches = params["max_batches"]
-    # A consumer that reads every batch (as a training step would) and keeps the
+    # A consumer that reads every window (as a training step would) and keeps the
     # last `retain` alive. The pass is left suspended, not finished, so the
     # active streams are still open when the steady state is read.
     workers = params.get("workers")

@@ -1,13 +1,13 @@
-"""Disk loaders: the seed's three sampling strategies, corrected, two more, and a registry.
+"""Disk loaders: the three sampling strategies of pescador's "Sampling from disk" chapter, corrected, two more, and a registry.
 
 Each loader is a generator function that yields windows of ``n``
 consecutive rows of one item, forever, at offsets drawn uniformly from
 ``[0, rows - n]``: dicts with exactly the item's keys (``dict(X=..., Y=...)``
 by default; any names with ``keys=``, e.g. ``('features',)``). They differ in what a window costs and in
-what a batch the consumer still holds keeps in memory:
+what a window the consumer still holds keeps in memory:
 
 =====================  ==================================  ==============================
-strategy               work per window                     a held batch keeps alive
+strategy               work per window                     a held window keeps alive
 =====================  ==================================  ==============================
 ``npz``                re-read and CRC-check both members  the whole member arrays
 ``npz_copy``           re-read both members, copy n rows   its n rows only
@@ -17,7 +17,7 @@ strategy               work per window                     a held batch keeps al
 ``npy_mmap_readonly``  slice a read-only memory map        the map (pages it touched)
 =====================  ==================================  ==============================
 
-The seed's closing snippet, corrected (it called ``sample_npz`` and missed a
+The chapter's closing snippet, corrected (it called ``sample_npz`` and missed a
 comma)::
 
     import muxlab
@@ -52,20 +52,21 @@ file's headers first:
 >>> by_hand = [Streamer(sample_npy_mmap, npy_x, npy_y, n)
 ...            for (npy_x, npy_y) in zip(npy_x_files, npy_y_files)]
 >>> from_registry = streams('npy_mmap', root, n)
->>> batch = next(iter(by_hand[1]))
->>> batch['X'].shape, batch['Y'].shape, len(from_registry)
+>>> window = next(iter(by_hand[1]))
+>>> window['X'].shape, window['Y'].shape, len(from_registry)
 ((16, 8), (16,), 8)
 
-Corrections to the seed: offsets come from ``[0, rows - n]`` inclusive (the
-seed's ``randint(rows - n)`` never ends a window on the last row and fails on
+Corrections to the chapter's code: offsets come from ``[0, rows - n]`` inclusive (the
+chapter's ``randint(rows - n)`` never ends a window on the last row and fails on
 a file of exactly ``n`` rows); X and Y must have the same length; offsets come
 from a ``numpy.random.Generator`` built from ``random_state``, never from
-numpy's global state. ``n`` may be a :class:`muxlab.Knob`, read before every
+numpy's global state: each activation is one use of ``random_state`` as
+:mod:`muxlab.random_state` states it (an int repeats its windows, a
+``SeedSequence`` spawns a child per activation). ``n`` may be a :class:`muxlab.Knob`, read before every
 window.
 """
 
 import collections
-import numbers
 from collections.abc import Mapping
 import os
 import stat
@@ -77,17 +78,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .collection import Collection, Item, check_keys
+from .collection import Collection, Item
 from .errors import DataError, DataWarning, MuxlabError, ParameterError, ParameterTypeError
 from .knob import Knob
+from .random_state import RandomSource, seed_sequence, spawn
 from .headers import read_npy_header, read_npz_headers
 from .streamer import Streamer
-from .validation import check_choice
+from .validation import check_choice, check_int, check_keys
 
 #: How many window offsets are drawn at once (a new block is drawn when ``n`` changes).
 OFFSET_BLOCK = 256
 
-_SPAWN_LOCK = threading.Lock()
 _READ_ERRORS = (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error)
 
 
@@ -97,29 +98,27 @@ _READ_ERRORS = (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error)
 def sample_npz(npz_file, n, random_state=None, keys=("X", "Y")):
     """Yield windows of ``n`` rows from an NPZ archive, re-reading its arrays for every window.
 
-    This is the seed's loader: ``data['X']`` reads, CRC-checks and decodes the
+    This is the chapter's loader: ``data['X']`` reads, CRC-checks and decodes the
     whole member on every access, and each window is a view into that fresh
-    array, so a batch the consumer holds keeps the whole member in memory.
+    array, so a window the consumer holds keeps the whole member in memory.
     Windows are dicts with exactly the ``keys`` (the archive's array names).
 
     >>> from muxlab.fixtures import ensure
     >>> npz = ensure('tiny') / 'npz' / 'item001.npz'
-    >>> batch = next(sample_npz(npz, 16, random_state=0))
-    >>> batch['X'].shape, batch['X'].base.nbytes == 40 * 8 * 4  # the whole member
+    >>> window = next(sample_npz(npz, 16, random_state=0))
+    >>> window['X'].shape, window['X'].base.nbytes == 40 * 8 * 4  # the whole member
     ((16, 8), True)
     >>> sorted(next(sample_npz(npz, 16, keys=('Y',))))
     ['Y']
     """
     call = _Call("sample_npz", (npz_file,), n)
-    keys = _check_keys(call, keys)
+    keys = check_keys(call, keys)
     size = _window_size(call, n)
-    rng = _activation_rng(call, random_state)
+    rng = RandomSource(random_state, call).for_pass()
     n_total = _npz_rows(call, npz_file, size.value, keys)
     with _ReadErrors(call), np.load(npz_file, allow_pickle=False) as data:
-        while True:
-            n = size.value
-            span = _span(call, n, n_total, keys)
-            for i in rng.integers(span, size=OFFSET_BLOCK).tolist():
+        for n, offsets in _offset_blocks(call, n_total, size, rng, keys):
+            for i in offsets:
                 yield {key: data[key][i : i + n] for key in keys}
                 if size.value != n:
                     break
@@ -129,24 +128,22 @@ def sample_npz_copy(npz_file, n, random_state=None, keys=("X", "Y")):
     """Yield copies of windows of ``n`` rows from an NPZ archive, re-reading it for every window.
 
     As :func:`sample_npz`, but each window is copied out of the freshly read
-    member, which is dropped at once: a held batch keeps only its own rows.
+    member, which is dropped at once: a held window keeps only its own rows.
 
     >>> from muxlab.fixtures import ensure
     >>> npz = ensure('tiny') / 'npz' / 'item001.npz'
-    >>> batch = next(sample_npz_copy(npz, 16, random_state=0))
-    >>> batch['X'].shape, batch['X'].base is None
+    >>> window = next(sample_npz_copy(npz, 16, random_state=0))
+    >>> window['X'].shape, window['X'].base is None
     ((16, 8), True)
     """
     call = _Call("sample_npz_copy", (npz_file,), n)
-    keys = _check_keys(call, keys)
+    keys = check_keys(call, keys)
     size = _window_size(call, n)
-    rng = _activation_rng(call, random_state)
+    rng = RandomSource(random_state, call).for_pass()
     n_total = _npz_rows(call, npz_file, size.value, keys)
     with _ReadErrors(call), np.load(npz_file, allow_pickle=False) as data:
-        while True:
-            n = size.value
-            span = _span(call, n, n_total, keys)
-            for i in rng.integers(span, size=OFFSET_BLOCK).tolist():
+        for n, offsets in _offset_blocks(call, n_total, size, rng, keys):
+            for i in offsets:
                 # No local name for the full arrays: they are freed before the yield.
                 yield {key: data[key][i : i + n].copy() for key in keys}
                 if size.value != n:
@@ -157,79 +154,88 @@ def sample_npz_cached(npz_file, n, random_state=None, keys=("X", "Y")):
     """Yield copies of windows of ``n`` rows from an NPZ archive read once per activation.
 
     Every array is read when the stream starts and kept while it runs; each
-    window is a copy, so held batches do not keep them alive.
+    window is a copy, so held windows do not keep them alive.
 
     >>> from muxlab.fixtures import ensure
     >>> npz = ensure('tiny') / 'npz' / 'item001.npz'
-    >>> batch = next(sample_npz_cached(npz, 40, random_state=0))
-    >>> batch['Y'][[0, -1]].tolist()
+    >>> window = next(sample_npz_cached(npz, 40, random_state=0))
+    >>> window['Y'][[0, -1]].tolist()
     [1000000, 1000039]
     """
     call = _Call("sample_npz_cached", (npz_file,), n)
-    keys = _check_keys(call, keys)
+    keys = check_keys(call, keys)
     size = _window_size(call, n)
-    rng = _activation_rng(call, random_state)
+    rng = RandomSource(random_state, call).for_pass()
     n_total = _npz_rows(call, npz_file, size.value, keys)
     with _ReadErrors(call), np.load(npz_file, allow_pickle=False) as data:
         arrays = [(key, data[key]) for key in keys]
-    while True:
-        n = size.value
-        span = _span(call, n, n_total, keys)
-        for i in rng.integers(span, size=OFFSET_BLOCK).tolist():
+    for n, offsets in _offset_blocks(call, n_total, size, rng, keys):
+        for i in offsets:
             yield {key: array[i : i + n].copy() for key, array in arrays}
             if size.value != n:
                 break
 
 
-def sample_npy_mmap(npy_x, npy_y=None, n=None, random_state=None, keys=None):
+def _npy_loader(name, mapper, doc):
+    """Make the NPY loader ``name``: a generator function whose windows are views of the maps ``mapper`` makes.
+
+    The two NPY loaders differ only in how a file is mapped
+    (``mapper(path, header)``), so both are this one function body; a shared
+    inner generator would cost a hand-over per window.
+    """
+
+    def loader(npy_x, npy_y=None, n=None, random_state=None, keys=None):
+        call = _Call(name, _npy_args(npy_x, npy_y), n)
+        arrays, n_total, size, rng = _open_npy(call, npy_x, npy_y, n, random_state, keys, mapper)
+        keys = tuple(key for key, _ in arrays)
+        two = len(arrays) == 2
+        (kx, X), (ky, Y) = arrays if two else (arrays[0], arrays[0])
+        for n, offsets in _offset_blocks(call, n_total, size, rng, keys):
+            for i in offsets:
+                # Two keys, the common case, spelled out: this line is the whole per-window cost.
+                yield {kx: X[i : i + n], ky: Y[i : i + n]} if two else {k: a[i : i + n] for k, a in arrays}
+                if size.value != n:
+                    break
+
+    loader.__name__ = loader.__qualname__ = name
+    loader.__doc__ = doc
+    return loader
+
+
+sample_npy_mmap = _npy_loader(
+    "sample_npy_mmap",
+    lambda path, header: _memmap(path, header, "c"),
     """Yield windows of ``n`` rows from NPY files, memory-mapped copy-on-write.
 
-    The seed's form takes two files, ``npy_x`` and ``npy_y`` (for the keys
+    The chapter's form takes two files, ``npy_x`` and ``npy_y`` (for the keys
     ``('X', 'Y')``, or the two ``keys`` given). For any number of keys pass
     one mapping ``{key: path}`` as ``npy_x`` (and ``n`` by name):
     ``sample_npy_mmap({'features': 'song.features.npy'}, n=16)``.
 
     Windows are views of the maps (plain ``ndarray`` views, whose ``base``
-    chain leads to the ``numpy.memmap``). Writing into a batch changes only
+    chain leads to the ``numpy.memmap``). Writing into a window changes only
     this process's copy of the page, never the file.
 
     >>> from muxlab.fixtures import ensure
     >>> folder = ensure('tiny') / 'npy'
-    >>> batch = next(sample_npy_mmap(folder / 'item001.X.npy', folder / 'item001.Y.npy', 16))
-    >>> batch['X'].flags.owndata, batch['X'].flags.writeable
+    >>> window = next(sample_npy_mmap(folder / 'item001.X.npy', folder / 'item001.Y.npy', 16))
+    >>> window['X'].flags.owndata, window['X'].flags.writeable
     (False, True)
     >>> sorted(next(sample_npy_mmap({'X': folder / 'item001.X.npy'}, n=16)))
     ['X']
-    """
-    call = _Call("sample_npy_mmap", _npy_args(npy_x, npy_y), n)
-    files = _npy_files(call, npy_x, npy_y, keys)
-    size = _window_size(call, n)
-    rng = _activation_rng(call, random_state)
-    headers = _npy_headers(call, files, size.value)
-    with _ReadErrors(call):
-        arrays = [(key, _memmap(path, header, "c")) for (key, path), header in zip(files, headers)]
-    n_total = headers[0].shape[0]
-    keys = tuple(key for key, _ in arrays)
-    if len(arrays) == 2:  # the common case, spelled out here: it is the whole per-window cost
-        (kx, X), (ky, Y) = arrays
-        while True:
-            n = size.value
-            span = _span(call, n, n_total, keys)
-            for i in rng.integers(span, size=OFFSET_BLOCK).tolist():
-                yield {kx: X[i : i + n], ky: Y[i : i + n]}
-                if size.value != n:
-                    break
-    yield from _windows(call, arrays, n_total, size, rng)
+    """,
+)
 
-
-def sample_npy_mmap_readonly(npy_x, npy_y=None, n=None, random_state=None, keys=None):
+sample_npy_mmap_readonly = _npy_loader(
+    "sample_npy_mmap_readonly",
+    lambda path, header: _shared_readonly_map(path, header),
     """Yield read-only windows of ``n`` rows from NPY files, memory-mapped read-only.
 
     As :func:`sample_npy_mmap` (the same arguments) with ``mmap_mode='r'``:
-    a consumer that tries to write into a batch gets an error instead of a
+    a consumer that tries to write into a window gets an error instead of a
     private copy. Since no one can write through it, one map per file serves
     every activation in the process (a copy-on-write map cannot be shared: a
-    write into one batch would show in later ones). An activation then costs
+    write into one window would show in later ones). An activation then costs
     no mapping and its windows find their pages already mapped; the pages a
     run touched stay mapped, counted as file-backed (reclaimable) memory,
     until the file changes, the process ends, or more than
@@ -238,41 +244,39 @@ def sample_npy_mmap_readonly(npy_x, npy_y=None, n=None, random_state=None, keys=
 
     >>> from muxlab.fixtures import ensure
     >>> folder = ensure('tiny') / 'npy'
-    >>> batch = next(sample_npy_mmap_readonly(folder / 'item001.X.npy', folder / 'item001.Y.npy', 16))
-    >>> batch['X'].flags.writeable
+    >>> window = next(sample_npy_mmap_readonly(folder / 'item001.X.npy', folder / 'item001.Y.npy', 16))
+    >>> window['X'].flags.writeable
     False
+    """,
+)
+
+
+# The windowing loop every loader shares. What a loader does per window (a view,
+# a copy, a re-read) stays in the loader's own two-line inner loop: handing each
+# window through one more generator or function call costs about a tenth of an
+# in-RAM window, so the shared part works per block of OFFSET_BLOCK offsets.
+
+
+def _offset_blocks(call, n_total, size, rng, keys):
+    """Yield ``(n, offsets)`` forever: the window size now, and a block of offsets a window of ``n`` rows can take.
+
+    A loader takes windows at the offsets and starts on the next block as soon
+    as ``size.value`` (a Knob's live value) differs from ``n``.
     """
-    call = _Call("sample_npy_mmap_readonly", _npy_args(npy_x, npy_y), n)
-    files = _npy_files(call, npy_x, npy_y, keys)
-    size = _window_size(call, n)
-    rng = _activation_rng(call, random_state)
-    headers = _npy_headers(call, files, size.value)
-    with _ReadErrors(call):
-        arrays = [(key, _shared_readonly_map(path, header)) for (key, path), header in zip(files, headers)]
-    n_total = headers[0].shape[0]
-    keys = tuple(key for key, _ in arrays)
-    if len(arrays) == 2:  # the common case, spelled out here: it is the whole per-window cost
-        (kx, X), (ky, Y) = arrays
-        while True:
-            n = size.value
-            span = _span(call, n, n_total, keys)
-            for i in rng.integers(span, size=OFFSET_BLOCK).tolist():
-                yield {kx: X[i : i + n], ky: Y[i : i + n]}
-                if size.value != n:
-                    break
-    yield from _windows(call, arrays, n_total, size, rng)
-
-
-def _windows(call, arrays, n_total, size, rng):
-    """Yield windows ``{key: array[i : i + n]}`` of ``n = size.value`` rows at random offsets, forever."""
-    keys = tuple(key for key, _ in arrays)
     while True:
         n = size.value
-        span = _span(call, n, n_total, keys)
-        for i in rng.integers(span, size=OFFSET_BLOCK).tolist():
-            yield {key: array[i : i + n] for key, array in arrays}
-            if size.value != n:
-                break
+        yield n, rng.integers(_span(call, n, n_total, keys), size=OFFSET_BLOCK).tolist()
+
+
+def _open_npy(call, npy_x, npy_y, n, random_state, keys, mapper):
+    """Check an NPY loader's arguments and files, map them with ``mapper(path, header)``; return what it loops over."""
+    files = _npy_files(call, npy_x, npy_y, keys)
+    size = _window_size(call, n)
+    rng = RandomSource(random_state, call).for_pass()
+    headers = _npy_headers(call, files, size.value)
+    with _ReadErrors(call):
+        arrays = [(key, mapper(path, header)) for (key, path), header in zip(files, headers)]
+    return arrays, headers[0].shape[0], size, rng
 
 
 # --------------------------------------------------------------------------- checks
@@ -289,7 +293,7 @@ def check_npz(npz_file, n, owner="sample_npz", keys=("X", "Y")):
     40
     """
     call = _Call(owner, (npz_file,), n)
-    return _npz_rows(call, npz_file, _window_size(call, n).value, _check_keys(call, keys))
+    return _npz_rows(call, npz_file, _window_size(call, n).value, check_keys(call, keys))
 
 
 def check_npy(npy_x, npy_y=None, n=None, owner="sample_npy_mmap", keys=None):
@@ -330,21 +334,6 @@ def _n_text(n):
     return f"Knob({n.value!r})" if isinstance(n, Knob) else repr(n)
 
 
-def _check_keys(call, keys):
-    if isinstance(keys, tuple) and keys in _CHECKED_KEYS:
-        return keys
-    if isinstance(keys, str) or not isinstance(keys, (list, tuple)) or not keys or not all(
-        isinstance(k, str) and k for k in keys
-    ) or len(set(keys)) != len(keys):
-        raise ParameterError(
-            f"{call}: keys={keys!r} is not accepted; expected a tuple of distinct array names, such as ('X', 'Y')"
-        )
-    return tuple(keys)
-
-
-_CHECKED_KEYS = {("X", "Y")}
-
-
 def _npy_args(npy_x, npy_y):
     return (npy_x,) if npy_y is None else (npy_x, npy_y)
 
@@ -354,12 +343,12 @@ def _npy_files(call, npy_x, npy_y, keys):
     if isinstance(npy_x, Mapping):
         if npy_y is not None:
             raise ParameterError(f"{call}: npy_y={npy_y!r} given with a mapping of files; pass n by name (n=...)")
-        keys = tuple(npy_x) if keys is None else _check_keys(call, keys)
+        keys = tuple(npy_x) if keys is None else check_keys(call, keys)
         missing = [k for k in keys if k not in npy_x]
         if missing or not keys:
             raise ParameterError(f"{call}: keys={keys!r} names {missing!r}, which the mapping of files lacks")
         return [(k, npy_x[k]) for k in keys]
-    keys = ("X", "Y") if keys is None else _check_keys(call, keys)
+    keys = ("X", "Y") if keys is None else check_keys(call, keys)
     if len(keys) != 2:
         raise ParameterError(
             f"{call}: two files (npy_x, npy_y) are read for two keys; got keys={keys!r}: "
@@ -377,27 +366,17 @@ class _Fixed:
         self.value = value
 
 
-def _check_n(where, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ParameterTypeError(
-            f"{where}: n={value!r} is a {type(value).__name__}; expected an integer >= 1 or a muxlab.Knob holding one"
-        )
-    if value < 1:
-        raise ParameterError(f"{where}: n={value} is too small; expected an integer >= 1")
-    return int(value)
-
-
 def _window_size(where, n):
     """Return an object whose ``.value`` is the live window size, after checking its current value."""
     if isinstance(n, Knob):
-        _check_n(where, n.value)
+        check_int(where, "n", n.value, minimum=1)
         return n
-    return _Fixed(_check_n(where, n))
+    return _Fixed(check_int(where, "n", n, minimum=1))
 
 
 def _span(call, n, n_total, keys=("X", "Y")):
     """Return how many offsets a window of ``n`` rows can take in ``n_total`` rows."""
-    n = _check_n(call, n)
+    n = check_int(call, "n", n, minimum=1)
     if n > n_total:
         raise DataError(f"{call}: {keys[0]!r} has {n_total} rows, fewer than n={n}")
     return n_total - n + 1
@@ -493,7 +472,7 @@ def _shared_readonly_map(path, header):
 
 
 def release_shared_maps():
-    """Forget the read-only maps kept for :func:`sample_npy_mmap_readonly` (held batches keep theirs).
+    """Forget the read-only maps kept for :func:`sample_npy_mmap_readonly` (held windows keep theirs).
 
     >>> release_shared_maps()
     """
@@ -527,58 +506,6 @@ class _ReadErrors:
         if kind is not None and issubclass(kind, _READ_ERRORS) and not issubclass(kind, MuxlabError):
             raise DataError(f"{self.call}: reading failed ({kind.__name__}: {err})") from err
         return False
-
-
-# --------------------------------------------------------------------------- randomness
-
-_RANDOM_STATES = "None, an int >= 0, a numpy.random.Generator, a numpy.random.SeedSequence or a RandomState"
-
-
-def _activation_rng(where, random_state):
-    """Return the Generator one activation draws its offsets from.
-
-    An int gives every activation the same offsets; a Generator is shared and
-    keeps drawing; a SeedSequence spawns a child per activation (different
-    offsets each time, the same over the whole program); None uses fresh entropy.
-    """
-    if random_state is None:
-        return np.random.default_rng()
-    if isinstance(random_state, np.random.Generator):
-        return random_state
-    if isinstance(random_state, np.random.SeedSequence):
-        with _SPAWN_LOCK:
-            child = random_state.spawn(1)[0]
-        return np.random.default_rng(child)
-    if isinstance(random_state, np.random.RandomState):
-        return np.random.default_rng(random_state.randint(0, 2**63 - 1, dtype=np.int64))
-    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
-        if random_state < 0:
-            raise ParameterError(f"{where}: random_state={random_state} is negative; expected {_RANDOM_STATES}")
-        return np.random.default_rng(int(random_state))
-    raise ParameterTypeError(
-        f"{where}: random_state={random_state!r} ({type(random_state).__name__}) is not accepted; "
-        f"expected {_RANDOM_STATES}"
-    )
-
-
-def _seed_parent(where, random_state):
-    """Return the SeedSequence that :func:`streams` splits into one child per stream."""
-    if isinstance(random_state, np.random.SeedSequence):
-        return random_state
-    if random_state is None:
-        return np.random.SeedSequence()
-    if isinstance(random_state, np.random.Generator):
-        return np.random.SeedSequence(random_state.integers(0, 2**63 - 1, size=4).tolist())
-    if isinstance(random_state, np.random.RandomState):
-        return np.random.SeedSequence(random_state.randint(0, 2**63 - 1, size=4, dtype=np.int64).tolist())
-    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
-        if random_state < 0:
-            raise ParameterError(f"{where}: random_state={random_state} is negative; expected {_RANDOM_STATES}")
-        return np.random.SeedSequence(int(random_state))
-    raise ParameterTypeError(
-        f"{where}: random_state={random_state!r} ({type(random_state).__name__}) is not accepted; "
-        f"expected {_RANDOM_STATES}"
-    )
 
 
 # --------------------------------------------------------------------------- registry
@@ -698,9 +625,9 @@ def streams(strategy, source, n, random_state=None, keys=None):
         one :class:`~muxlab.DataWarning` saying how many
         (``collection.skipped(n)`` lists them).
     random_state : int, Generator, SeedSequence, RandomState or None
-        Split into one SeedSequence per stream, so each activation of each
-        stream draws different windows while the whole program stays
-        reproducible.
+        Split into one SeedSequence per stream (:func:`muxlab.random_state.seed_sequence`),
+        so each activation of each stream draws different windows while the
+        whole program stays reproducible.
     keys : sequence of str, optional
         The arrays of every item (default: the Collection's keys, or
         ``('X', 'Y')``); windows are dicts with exactly these keys.
@@ -725,7 +652,7 @@ def streams(strategy, source, n, random_state=None, keys=None):
         )
     spec = STRATEGIES[strategy]
     size = _window_size(where, n)
-    parent = _seed_parent(where, random_state)
+    parent = seed_sequence(random_state, where)
     collection = collection_of(source, keys, owner=where)
     keys = collection.keys
     if len(collection) == 0:
@@ -762,8 +689,7 @@ def streams(strategy, source, n, random_state=None, keys=None):
         raise DataError(
             f"{where}: {len(problems)} of {len(usable)} items are not usable:\n  " + "\n  ".join(shown) + more
         )
-    with _SPAWN_LOCK:
-        seeds = parent.spawn(len(usable))
+    seeds = spawn(parent, len(usable))
     return [spec(item, n, random_state=seed, keys=keys) for item, seed in zip(usable, seeds)]
 
 

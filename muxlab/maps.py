@@ -32,9 +32,6 @@ continues when called again with ``state=`` over the pass resumed from it
 """
 
 import itertools
-import math
-import numbers
-import reprlib
 from collections.abc import Mapping
 
 import numpy as np
@@ -42,7 +39,7 @@ import numpy as np
 from .errors import DataError, MissingKeyError, ParameterError, ParameterTypeError
 from .random_state import RandomSource
 from .state import NotResumableError
-from .validation import check_int
+from .validation import check_bool, check_int, check_key_or_keys, check_positive_number, short_repr
 
 __all__ = ["buffer_stream", "tuples", "keras_tuples", "cache"]
 
@@ -109,8 +106,8 @@ def buffer_stream(stream, buffer_size, partial=False, axis=None, *, state=None):
     owner = "buffer_stream"
     items = _iterate(owner, stream)
     buffer_size = check_int(owner, "buffer_size", buffer_size, minimum=1)
-    partial = _check_bool(owner, "partial", partial)
-    axis = _check_axis(owner, axis)
+    partial = check_bool(owner, "partial", partial)
+    axis = check_int(owner, "axis", axis, allow_none=True)
     where = _Position(owner, state)
     return _resumable(stream, where, _buffer(items, buffer_size, partial, axis, where))
 
@@ -140,13 +137,13 @@ def _stack(batch, axis, start):
             if not isinstance(item, Mapping):
                 raise DataError(
                     f"buffer_stream: stream item {start + offset} is a {type(item).__name__}, but item {start} "
-                    f"(the first of its batch) is a dict with keys {_show(list(keys))}; "
+                    f"(the first of its batch) is a dict with keys {short_repr(list(keys))}; "
                     f"expected every item of a batch to be a dict with the same keys"
                 )
             if item.keys() != keys:
                 raise DataError(
-                    f"buffer_stream: stream item {start + offset} has keys {_show(list(item.keys()))}, but item "
-                    f"{start} (the first of its batch) has keys {_show(list(keys))}; "
+                    f"buffer_stream: stream item {start + offset} has keys {short_repr(list(item.keys()))}, but item "
+                    f"{start} (the first of its batch) has keys {short_repr(list(keys))}; "
                     f"expected every item of a batch to have the same keys"
                 )
         return {key: _join([item[key] for item in batch], axis, start, key) for key in keys}
@@ -154,13 +151,13 @@ def _stack(batch, axis, start):
         item = batch[offset]
         if isinstance(item, Mapping):
             raise DataError(
-                f"buffer_stream: stream item {start + offset} is a dict with keys {_show(list(item.keys()))}, "
+                f"buffer_stream: stream item {start + offset} is a dict with keys {short_repr(list(item.keys()))}, "
                 f"but item {start} (the first of its batch) is a {type(head).__name__}; "
                 f"expected all items to be dicts or all to be arrays"
             )
         if not isinstance(item, (np.ndarray, np.generic)):
             raise DataError(
-                f"buffer_stream: stream item {start + offset} is {_show(item)} ({type(item).__name__}), "
+                f"buffer_stream: stream item {start + offset} is {short_repr(item)} ({type(item).__name__}), "
                 f"which is not data; expected a dict of arrays or a numpy array (wrap it with np.asarray)"
             )
     return _join(batch, axis, start, None)
@@ -269,8 +266,8 @@ def keras_tuples(stream, inputs=None, outputs=None, *, state=None):
     """
     owner = "keras_tuples"
     items = _iterate(owner, stream)
-    in_keys, in_single = _check_keys(owner, "inputs", inputs)
-    out_keys, out_single = _check_keys(owner, "outputs", outputs)
+    in_keys, in_single = check_key_or_keys(owner, "inputs", inputs)
+    out_keys, out_single = check_key_or_keys(owner, "outputs", outputs)
     if not in_keys and not out_keys:
         raise ParameterError(
             f"{owner}: inputs={inputs!r} and outputs={outputs!r} name no key; "
@@ -314,9 +311,9 @@ def cache(stream, n_cache, prob=0.5, random_state=None):
         is full. ``prob=1`` gives ``stream`` back unchanged. ``prob=0`` is
         refused (as in pescador): it would never read past the first
         ``n_cache`` items, so the cached stream would never end.
-    random_state : None, int, numpy.random.Generator or numpy.random.RandomState
+    random_state : None, int, numpy.random.SeedSequence, numpy.random.Generator or numpy.random.RandomState
         The source of the coin flips and cache slots (see
-        :class:`muxlab.random_state.RandomSource`). The same int seed gives
+        :mod:`muxlab.random_state`). The same int seed gives
         the same output; numpy's global state is never used.
 
     Returns
@@ -344,7 +341,12 @@ def cache(stream, n_cache, prob=0.5, random_state=None):
     owner = "cache"
     items = _iterate(owner, stream)
     n_cache = check_int(owner, "n_cache", n_cache, minimum=1)
-    prob = _check_probability(owner, "prob", prob, zero=False)
+    if isinstance(prob, (int, float)) and prob == 0:
+        raise ParameterError(
+            f"{owner}: prob=0.0 would never take a fresh item once the cache is full, so the stream "
+            f"would never end; expected a finite number > 0 (at most 1)"
+        )
+    prob = check_positive_number(owner, "prob", prob, minimum=0, maximum=1, strict=True)
     source = RandomSource(random_state, owner=owner)
     return _resumable(stream, _Unresumable(owner), _cache(items, n_cache, prob, source))
 
@@ -385,7 +387,7 @@ class _Position:
         if state is not None:
             if not isinstance(state, Mapping) or state.get("map") != owner:
                 raise ParameterError(
-                    f"{owner}: state={_show(state)} is not the state of a {owner} map; expected the dict "
+                    f"{owner}: state={short_repr(state)} is not the state of a {owner} map; expected the dict "
                     f"its state_dict() returned"
                 )
             self.n = int(state["consumed"])
@@ -450,56 +452,9 @@ def _iterate(owner, stream):
         return iter(stream)
     except TypeError:
         raise ParameterTypeError(
-            f"{owner}: stream={_show(stream)} ({type(stream).__name__}) is not iterable; "
+            f"{owner}: stream={short_repr(stream)} ({type(stream).__name__}) is not iterable; "
             f"expected an iterable of items, such as a Streamer, a generator or a list"
         ) from None
-
-
-def _check_bool(owner, name, value):
-    if not isinstance(value, (bool, np.bool_)):
-        raise ParameterTypeError(f"{owner}: {name}={_show(value)} is a {type(value).__name__}; expected True or False")
-    return bool(value)
-
-
-def _check_axis(owner, axis):
-    if axis is None:
-        return None
-    if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
-        raise ParameterTypeError(
-            f"{owner}: axis={_show(axis)} is a {type(axis).__name__}; expected an int (an existing axis "
-            f"to concatenate along) or None (stack along a new axis 0)"
-        )
-    return int(axis)
-
-
-def _check_probability(owner, name, value, zero=True):
-    accepted = "a number in [0, 1]" if zero else "a number in (0, 1]"
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ParameterTypeError(f"{owner}: {name}={_show(value)} is a {type(value).__name__}; expected {accepted}")
-    value = float(value)
-    if not (math.isfinite(value) and 0.0 <= value <= 1.0):
-        raise ParameterError(f"{owner}: {name}={value!r} is out of range; expected {accepted}")
-    if value == 0.0 and not zero:
-        raise ParameterError(
-            f"{owner}: {name}=0.0 would never take a fresh item once the cache is full, so the stream "
-            f"would never end; expected {accepted}"
-        )
-    return value
-
-
-def _check_keys(owner, name, keys):
-    """Return ``(list of keys, single)`` where ``single`` means a lone str was given."""
-    if keys is None:
-        return [], False
-    if isinstance(keys, str):
-        # pescador treats an empty string like None; so do we.
-        return ([keys], True) if keys else ([], False)
-    if isinstance(keys, (list, tuple)) and all(isinstance(k, str) for k in keys):
-        return list(keys), False
-    raise ParameterTypeError(
-        f"{owner}: {name}={_show(keys)} ({type(keys).__name__}) is not accepted; "
-        f"expected None, a key (str) or a list of keys (str)"
-    )
 
 
 def _pick(owner, item, keys, index):
@@ -522,7 +477,7 @@ def _pick(owner, item, keys, index):
 
 def _keys_of(item):
     try:
-        return _show(list(item.keys()))
+        return short_repr(list(item.keys()))
     except Exception:  # an indexable that is not a mapping
         return f"unknown ({type(item).__name__} has no keys())"
 
@@ -540,11 +495,3 @@ def _shapes(values):
             if len(seen) == 5:
                 break
     return ", ".join(str(s) for s in seen)
-
-
-def _show(value):
-    """A repr short enough for an error message."""
-    shape = getattr(value, "shape", None)
-    if shape is not None and getattr(value, "dtype", None) is not None:
-        return f"<{type(value).__name__} shape={tuple(shape)} dtype={value.dtype}>"
-    return reprlib.repr(value)

@@ -1,30 +1,51 @@
-"""Turn a ``random_state`` argument into the generator one pass of a mux draws from."""
+"""Turn a ``random_state`` argument into the generators a mux's passes and a loader's activations draw from.
+
+This is the one place ``random_state`` is read. The same argument means the
+same thing wherever it is given (a mux, a map, a loader, ``loaders.streams``),
+and each *use* is a pass of a mux or an activation of a loader:
+
+- an ``int`` (>= 0): every use gets a fresh generator seeded with it, so
+  every pass (or activation) repeats the same draws, as in pescador;
+- a ``numpy.random.SeedSequence``: every use spawns the next child, so uses
+  differ from each other, and the whole program repeats from one run to the
+  next (the children come in the same order);
+- a ``numpy.random.Generator``: shared by every use and drawn from, so uses
+  differ (and the caller's generator advances);
+- a ``numpy.random.RandomState``: every use is seeded by one draw from it, so
+  uses differ (and it advances);
+- ``None``: fresh entropy from the operating system, never numpy's global
+  state; uses differ, and so do runs.
+"""
 
 import numbers
+import threading
 
 import numpy as np
 
 from .errors import ParameterError, ParameterTypeError
-from .validation import _short_repr
+from .validation import short_repr
 
 ACCEPTED = "None, a non-negative int, a numpy.random.SeedSequence, a numpy.random.Generator or a numpy.random.RandomState"
 
+_SPAWN_LOCK = threading.Lock()  # SeedSequence.spawn is not atomic: activations on several threads share one
+
 
 class RandomSource:
-    """Hands out the generator for each new pass of a mux.
+    """Hands out the generator for each use (a pass of a mux, an activation of a loader) of one ``random_state``.
 
-    An int seed (or a ``SeedSequence``) gives every pass a fresh generator
-    seeded the same way, so passes repeat (as in pescador). A ``Generator`` is shared by every pass and
-    keeps drawing, so passes differ. A ``RandomState`` seeds each pass from its
-    own stream, so it advances too: a mux's pass draws that seed when it
-    starts (:meth:`seed_pass`), so a pass restored from a checkpoint, which
-    has its generator's state already, leaves the ``RandomState`` where the
-    checkpoint put it. ``None`` draws fresh entropy once (never numpy's
-    global state); its passes differ.
+    What each kind of ``random_state`` gives is stated in the module
+    docstring (:mod:`muxlab.random_state`). A pass that may be restored from
+    a checkpoint asks for its generator with ``for_pass(deferred=True)`` and
+    seeds it with :meth:`seed_pass` when it starts, so a restored pass (which
+    has its generator's state already) draws nothing from a ``RandomState``
+    and spawns no child of a ``SeedSequence``.
 
     >>> src = RandomSource(7, owner='Mux')
     >>> int(src.for_pass().integers(100)) == int(src.for_pass().integers(100))
     True
+    >>> src = RandomSource(np.random.SeedSequence(7), owner='Mux')
+    >>> int(src.for_pass().integers(10**9)) == int(src.for_pass().integers(10**9))
+    False
     """
 
     def __init__(self, random_state, owner="muxlab"):
@@ -48,17 +69,21 @@ class RandomSource:
             self._seed = int(random_state)
         else:
             raise ParameterTypeError(
-                f"{owner}: random_state={_short_repr(random_state)} ({type(random_state).__name__}) is not accepted; "
+                f"{owner}: random_state={short_repr(random_state)} ({type(random_state).__name__}) is not accepted; "
                 f"expected {ACCEPTED}"
             )
 
     def for_pass(self, deferred=False):
-        """Return the ``numpy.random.Generator`` for a new pass.
+        """Return the ``numpy.random.Generator`` for a new pass (or activation).
 
-        With ``deferred``, a ``RandomState`` is not drawn from yet: the
-        generator is seeded by :meth:`seed_pass` when the pass starts (a
-        restored pass sets its generator's state instead).
+        With ``deferred``, a ``RandomState`` or a ``SeedSequence`` is not
+        drawn from yet: the generator is seeded by :meth:`seed_pass` when the
+        pass starts (a restored pass sets its generator's state instead).
         """
+        if isinstance(self._seed, np.random.SeedSequence):
+            if deferred:
+                return np.random.default_rng(0)  # a placeholder: seed_pass() or a restored state replaces its state
+            return np.random.default_rng(spawn(self._seed, 1)[0])
         if self._seed is not None:
             return np.random.default_rng(self._seed)
         if self._shared is not None:
@@ -75,9 +100,45 @@ class RandomSource:
         >>> src.seed_pass(a)
         >>> int(a.integers(1000)) == int(b.integers(1000))
         True
+        >>> seq = RandomSource(np.random.SeedSequence(5))
+        >>> a, b = seq.for_pass(deferred=True), RandomSource(np.random.SeedSequence(5)).for_pass()
+        >>> seq.seed_pass(a)
+        >>> int(a.integers(1000)) == int(b.integers(1000))
+        True
         """
         if isinstance(self.random_state, np.random.RandomState):
             rng.bit_generator.state = np.random.default_rng(self._draw()).bit_generator.state
+        elif isinstance(self._seed, np.random.SeedSequence):
+            rng.bit_generator.state = np.random.default_rng(spawn(self._seed, 1)[0]).bit_generator.state
 
     def _draw(self):
         return self.random_state.randint(0, 2**63 - 1, dtype=np.int64)
+
+
+def spawn(parent, count):
+    """Return ``count`` new children of the SeedSequence ``parent``, safely when several threads share it."""
+    with _SPAWN_LOCK:
+        return parent.spawn(count)
+
+
+def seed_sequence(random_state, owner="muxlab"):
+    """Return a ``numpy.random.SeedSequence`` to split into one child per stream (see the module docstring).
+
+    A ``SeedSequence`` is returned as it is; an int seeds a new one; a
+    ``Generator`` or a ``RandomState`` is drawn from once; ``None`` gives
+    fresh entropy.
+
+    >>> seed_sequence(3).spawn(2)[1].generate_state(1) == seed_sequence(3).spawn(2)[1].generate_state(1)
+    array([ True])
+    """
+    RandomSource(random_state, owner)  # the same checks and messages
+    if isinstance(random_state, np.random.SeedSequence):
+        return random_state
+    if random_state is None:
+        return np.random.SeedSequence()
+    if isinstance(random_state, np.random.Generator):
+        return np.random.SeedSequence(random_state.integers(0, 2**63 - 1, size=4).tolist())
+    if isinstance(random_state, np.random.RandomState):
+        return np.random.SeedSequence(random_state.randint(0, 2**63 - 1, size=4, dtype=np.int64).tolist())
+    return np.random.SeedSequence(int(random_state))
+

@@ -33,7 +33,7 @@ import numpy as np
 
 from . import fixtures, loaders
 from .errors import DataError, MuxlabError, ParameterError
-from .instrument import read_memory
+from .memory_probe import read_memory
 from .knob import Knob
 from .mux import Mux
 from .validation import check_choice, check_int, check_positive_number
@@ -230,7 +230,7 @@ class Session:
         # written by the stream thread only
         self._count = 0
         self._rows = 0
-        self._rate = 0.0
+        self._throughput = 0.0
         self._marks = collections.deque()
         self._error = None
         self._t0 = time.monotonic()
@@ -422,7 +422,7 @@ class Session:
     @property
     def windows_per_s(self):
         """Windows drawn per second over the last second (0 while paused)."""
-        return self._rate if self.running else 0.0
+        return self._throughput if self.running else 0.0
 
     @property
     def thread(self):
@@ -600,8 +600,8 @@ class Session:
 
     def _park(self):
         ctl = self._ctl
-        if self._rate:
-            self._rate = 0.0
+        if self._throughput:
+            self._throughput = 0.0
             self._record(time.monotonic())
         self._marks.clear()
         ctl.idle.set()
@@ -621,7 +621,7 @@ class Session:
         except Exception:  # a reading must not stop the stream
             memory = (None, None, None)
         memory = tuple(float("nan") if v is None else v for v in memory)
-        self._timeline.append((now - self._t0, *memory, self._rate, self._count))
+        self._timeline.append((now - self._t0, *memory, self._throughput, self._count))
 
     def _consume(self, gen):
         """Read windows from ``gen`` as a training step would, until interrupted; True if the pass ended."""
@@ -652,7 +652,7 @@ class Session:
                 while marks[0][0] < now - 1.0:
                     marks.popleft()
                 t0, c0 = marks[0]
-                self._rate = (count - c0) / (now - t0) if now > t0 else 0.0
+                self._throughput = (count - c0) / (now - t0) if now > t0 else 0.0
                 clock = time.monotonic()
                 if clock >= next_point:
                     next_point = clock + self._interval

@@ -16,7 +16,7 @@ import numpy as np
 from .errors import ParameterError, ParameterTypeError
 from .mux import ChainMux, RoundRobinMux, ShuffledMux, StochasticMux
 from .mux.stochastic import Mux
-from .validation import _short_repr
+from .validation import short_repr
 
 
 def shard_indices(n_streams, index, count):
@@ -77,7 +77,7 @@ def derive_seed(random_state, *keys):
     if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
         return np.random.SeedSequence(int(random_state), spawn_key=tuple(keys))
     raise ParameterTypeError(
-        f"derive_seed: random_state={_short_repr(random_state)} is not accepted here; expected None, an int or a "
+        f"derive_seed: random_state={short_repr(random_state)} is not accepted here; expected None, an int or a "
         f"SeedSequence (draw one from a Generator with fixed_seed() first)"
     )
 
@@ -122,7 +122,7 @@ def shard(mux, index, count, seed, k=None):
     """
     if not is_shardable(mux):
         raise ParameterTypeError(
-            f"shard: {_short_repr(mux)} ({type(mux).__name__}) cannot be split among workers; expected a "
+            f"shard: {short_repr(mux)} ({type(mux).__name__}) cannot be split among workers; expected a "
             f"StochasticMux, Mux, ShuffledMux, RoundRobinMux or ChainMux"
         )
     if not 0 <= index < count:

@@ -19,6 +19,7 @@ from importlib import metadata as _metadata
 import numpy as np
 
 from .errors import MuxlabError, ParameterError
+from .random_state import spawn
 
 #: The version of the state format; a state of another version is refused.
 STATE_VERSION = 1
@@ -137,7 +138,8 @@ def source_state(random_state):
     """The state of a mux's ``random_state`` that later passes draw from, as JSON types (None if it has none).
 
     A ``Generator`` is shared by every pass; a ``RandomState`` seeds each new
-    pass. An int, a ``SeedSequence`` or None hold nothing that changes.
+    pass; a ``SeedSequence`` spawns a child for each (its state is how many
+    it has spawned). An int or None hold nothing that changes.
 
     >>> rs = np.random.RandomState(3)
     >>> state = source_state(rs)
@@ -150,6 +152,8 @@ def source_state(random_state):
         return rng_state(random_state)
     if isinstance(random_state, np.random.RandomState):
         return {"RandomState": plain(random_state.get_state(legacy=False))}
+    if isinstance(random_state, np.random.SeedSequence):
+        return {"SeedSequence": int(random_state.n_children_spawned)}
     return None
 
 
@@ -159,6 +163,14 @@ def load_source_state(random_state, state):
         return
     if "RandomState" in state:
         random_state.set_state(_numify(state["RandomState"]))
+    elif "SeedSequence" in state:
+        spawned, now = int(state["SeedSequence"]), random_state.n_children_spawned
+        if now > spawned:
+            raise StateMismatchError(
+                f"state: the mux's random_state SeedSequence has spawned {now} children, more than the "
+                f"{spawned} of the checkpoint; resume with a SeedSequence made as the original one was"
+            )
+        spawn(random_state, spawned - now)
     else:
         set_rng_state(random_state, state)
 

@@ -84,9 +84,8 @@ class MuxStats:
 
     max_errors = 1000
 
-    def __init__(self, n_streams, names=None, passes=None):
+    def __init__(self, n_streams, passes=None):
         self.n_streams = n_streams
-        self.names = names
         self._passes = _NoPasses() if passes is None else passes
         # Plain lists: the engine adds to single entries, three times faster than on an array.
         self._activations = [0] * n_streams
@@ -217,8 +216,6 @@ class MuxStats:
                 "active": active,
             }
         )
-        if self.names is not None:
-            frame.insert(1, "name", list(self.names))
         return frame
 
     def __repr__(self):

@@ -4,6 +4,7 @@ import dis
 import functools
 import inspect
 import types
+import typing
 import warnings
 import weakref
 from collections.abc import Iterable, Mapping
@@ -13,7 +14,29 @@ import numpy as np
 from .errors import NotPicklableError, ParameterTypeError, StreamError
 from .knob import Knob
 from .state import NotResumableError
-from .validation import _short_repr, check_int
+from .validation import check_int, short_repr
+
+
+class Activatable(typing.Protocol):
+    """What a mux calls on each of its streams: :class:`Streamer` and every mux implement it.
+
+    The methods are private to muxlab (a user calls ``iterate``), but they are
+    the declared interface between ``streamer.py`` and ``muxlab/mux/``: a mux
+    opens activations, checkpoints and reopens them, and checks that its
+    streams can be pickled, only through these.
+    """
+
+    def _open(self):
+        """Return a fresh iterator over the stream's items: one activation."""
+
+    def _activation_state(self, iterator, count, approximate=False):
+        """Plain data from which :meth:`_resume_activation` reopens ``iterator`` after its ``count`` items."""
+
+    def _resume_activation(self, state):
+        """An iterator positioned where the activation that ``state`` describes stood."""
+
+    def _check_picklable(self, where=None):
+        """Raise :class:`~muxlab.NotPicklableError` if the stream cannot be pickled or copied now."""
 
 
 class Streamer:
@@ -62,15 +85,15 @@ class Streamer:
         elif isinstance(streamer, Iterable):
             if args or kwargs:
                 warnings.warn(
-                    f"Streamer: streamer={_short_repr(streamer)} is an iterable, which takes no arguments; "
-                    f"the arguments {_short_repr(args)} {_short_repr(kwargs)} are ignored. Pass a generator "
+                    f"Streamer: streamer={short_repr(streamer)} is an iterable, which takes no arguments; "
+                    f"the arguments {short_repr(args)} {short_repr(kwargs)} are ignored. Pass a generator "
                     f"function to use arguments",
                     UserWarning,
                     stacklevel=2,
                 )
         elif not callable(streamer):
             raise ParameterTypeError(
-                f"Streamer: streamer={_short_repr(streamer)} ({type(streamer).__name__}) is neither "
+                f"Streamer: streamer={short_repr(streamer)} ({type(streamer).__name__}) is neither "
                 f"a generator function, an iterable nor a Streamer"
             )
         else:
@@ -98,7 +121,7 @@ class Streamer:
             return made
         if not isinstance(made, Iterable):
             raise ParameterTypeError(
-                f"Streamer: calling {_name(source)} returned {_short_repr(made)} "
+                f"Streamer: calling {_name(source)} returned {short_repr(made)} "
                 f"({type(made).__name__}); expected an iterable or a generator"
             )
         return iter(made)
@@ -268,7 +291,7 @@ class Streamer:
         if not hasattr(made, "__next__"):
             if not isinstance(made, Iterable):
                 raise ParameterTypeError(
-                    f"Streamer: calling {_name(self.streamer)} returned {_short_repr(made)} "
+                    f"Streamer: calling {_name(self.streamer)} returned {short_repr(made)} "
                     f"({type(made).__name__}); expected an iterable or a generator"
                 )
             made = iter(made)
@@ -280,9 +303,9 @@ class Streamer:
     def __repr__(self):
         source = self.streamer
         if isinstance(source, Streamer) or isinstance(source, Iterable):
-            return f"Streamer({_short_repr(source)})"
-        parts = [_short_repr(a) for a in self.args]
-        parts += [f"{k}={_short_repr(v)}" for k, v in self.kwargs.items()]
+            return f"Streamer({short_repr(source)})"
+        parts = [short_repr(a) for a in self.args]
+        parts += [f"{k}={short_repr(v)}" for k, v in self.kwargs.items()]
         return f"Streamer({_name(source)}({', '.join(parts)}))"
 
 

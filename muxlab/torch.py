@@ -15,7 +15,7 @@ import torch.utils.data
 from . import shards
 from .errors import ParameterError, ParameterTypeError
 from .state import StateMismatchError
-from .validation import _short_repr, check_int
+from .validation import check_int, short_repr
 
 #: The tag of a dataset state (the mux pass inside it carries muxlab's own version checks).
 STATE_FORMAT = "muxlab.torch.MuxIterableDataset"
@@ -93,7 +93,7 @@ class MuxIterableDataset(torch.utils.data.IterableDataset):
             self.mux, self.factory = None, mux_or_factory
         else:
             raise ParameterTypeError(
-                f"{owner}: mux_or_factory={_short_repr(mux_or_factory)} ({type(mux_or_factory).__name__}) is "
+                f"{owner}: mux_or_factory={short_repr(mux_or_factory)} ({type(mux_or_factory).__name__}) is "
                 f"neither a mux (StochasticMux, Mux, ShuffledMux, RoundRobinMux, ChainMux) nor a function "
                 f"returning one"
             )
@@ -132,7 +132,7 @@ class MuxIterableDataset(torch.utils.data.IterableDataset):
         mux = self.factory()
         if not shards.is_shardable(mux):
             raise ParameterTypeError(
-                f"MuxIterableDataset: the factory {_short_repr(self.factory)} returned {_short_repr(mux)} "
+                f"MuxIterableDataset: the factory {short_repr(self.factory)} returned {short_repr(mux)} "
                 f"({type(mux).__name__}); expected a StochasticMux, Mux, ShuffledMux, RoundRobinMux or ChainMux"
             )
         return mux

@@ -32,6 +32,7 @@ import os
 import signal
 import sys
 import threading
+import time
 import traceback
 from datetime import timedelta
 from pathlib import Path
@@ -50,6 +51,56 @@ EXAMPLE_DEADLINE = timedelta(seconds=5)
 settings.register_profile("muxlab", derandomize=True, database=None, deadline=EXAMPLE_DEADLINE, print_blob=True)
 settings.register_profile("explore", derandomize=False, database=None, deadline=EXAMPLE_DEADLINE, print_blob=True)
 settings.load_profile("muxlab")
+
+
+# --------------------------------------------------------------------------- shared fixtures
+
+#: Hosts a browser test may load pages from.
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+
+
+@pytest.fixture(scope="session")
+def tiny():
+    """The bundled tiny collection (8 items), generated on first use."""
+    from muxlab import fixtures
+
+    return fixtures.ensure("tiny")
+
+
+def _wait_until(condition, timeout=3.0, every=0.01):
+    """Poll ``condition`` until it is true or ``timeout`` seconds passed; return its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(every)
+
+
+@pytest.fixture
+def wait_until():
+    """``wait_until(condition, timeout=3.0, every=0.01)``: poll until true or timed out; return the last value."""
+    return _wait_until
+
+
+def _local_only(blocked):
+    """A ``page.route`` handler: requests to 127.0.0.1/localhost go on, any other is aborted and noted in ``blocked``."""
+    from urllib.parse import urlsplit
+
+    def handle(route):
+        if urlsplit(route.request.url).hostname in LOCAL_HOSTS:
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort()
+
+    return handle
+
+
+@pytest.fixture
+def local_only():
+    """``local_only(blocked)``: a Playwright ``page.route`` handler that keeps a page on this machine."""
+    return _local_only
 
 
 # --------------------------------------------------------------------------- timeouts

@@ -19,7 +19,6 @@ import re
 import shutil
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -31,7 +30,6 @@ NOTEBOOK = REPO / "notebooks" / "explorer.ipynb"
 CHROMIUM = os.environ.get("MUXLAB_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                   "--disable-sync", "--no-first-run"]
-LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 
 #: The narrowest slider track accepted, in CSS px, at 1280 px wide and above.
 MIN_TRACK = 200
@@ -99,19 +97,6 @@ def move_slider(page, css_class, keys):
     t0 = time.monotonic()
     handle.press(keys[-1])
     return int(float(handle.get_attribute("aria-valuenow"))), t0
-
-
-def local_only(blocked):
-    """A ``page.route`` handler: requests to 127.0.0.1/localhost go on, any other is aborted (and noted)."""
-
-    def handle(route):
-        if urlsplit(route.request.url).hostname in LOCAL_HOSTS:
-            route.continue_()
-        else:
-            blocked.append(route.request.url)
-            route.abort()
-
-    return handle
 
 
 def check_controls(page):
@@ -221,7 +206,7 @@ def require_browser():
 
 @pytest.mark.slow
 @pytest.mark.timeout(180)
-def test_explorer_follows_the_sliders_in_voila(tmp_path):
+def test_explorer_follows_the_sliders_in_voila(local_only, tmp_path):
     require_browser()
     require(importlib.util.find_spec("voila") is not None, "voila is not installed")
     from playwright.sync_api import sync_playwright
@@ -283,7 +268,7 @@ async (code) => {
 
 @pytest.mark.slow
 @pytest.mark.timeout(240)
-def test_explorer_follows_the_sliders_in_jupyterlab(tmp_path):
+def test_explorer_follows_the_sliders_in_jupyterlab(local_only, tmp_path):
     require_browser()
     require(importlib.util.find_spec("jupyterlab") is not None, "jupyterlab is not installed")
     from playwright.sync_api import sync_playwright

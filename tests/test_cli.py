@@ -15,10 +15,12 @@ def test_demo_prints_per_stream_counts(capsys):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["demo", "--k", "0"], "--k: 0 is too small"),
-        (["demo", "--lam", "0.5"], "--lam: 0.5 is not accepted"),
+        (["demo", "--k", "0"], "--k: k=0 is too small; expected an integer >= 1"),
+        (["demo", "--k", "1.5"], "--k: k=1.5 is a float; expected an integer >= 1"),
+        (["demo", "--lam", "0.5"], "--lam: lam=0.5 is not accepted"),
+        (["demo", "--lam", "2e15"], "--lam: lam=2000000000000000.0 is not accepted; expected a finite number >= 1 (at most 1e+15)"),
         (["demo", "--lam", "abc"], "--lam: 'abc' is not a number"),
-        (["demo", "--seed", "-2"], "--seed: -2 is negative"),
+        (["demo", "--seed", "-2"], "--seed: seed=-2 is too small; expected an integer >= 0"),
         (["nosuch"], "invalid choice"),
     ],
 )
@@ -27,6 +29,15 @@ def test_bad_flag_exits_2_with_one_line_and_no_traceback(argv, message):
     assert result.returncode == 2
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_cli_takes_its_limits_from_the_library(monkeypatch, capsys):
+    import muxlab.mux.stochastic
+
+    monkeypatch.setattr(muxlab.mux.stochastic, "MAX_RATE", 100.0)
+    with pytest.raises(SystemExit) as exit:
+        main(["demo", "--lam", "200"])
+    assert exit.value.code == 2 and "lam=200.0 is not accepted; expected a finite number >= 1 (at most 100)" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("command", [[], ["demo"]])

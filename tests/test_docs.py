@@ -18,7 +18,7 @@ import subprocess
 import sys
 import zlib
 from pathlib import Path
-from urllib.parse import urldefrag, urlsplit
+from urllib.parse import urldefrag
 
 import pytest
 
@@ -29,10 +29,9 @@ REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("MUXLAB_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                   "--disable-sync", "--no-first-run"]
-LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 
 #: Modules documented whole in the reference: every public function and class defined in them.
-REFERENCE_MODULES = ["muxlab.stats", "muxlab.lifetimes", "muxlab.loaders", "muxlab.fixtures", "muxlab.instrument",
+REFERENCE_MODULES = ["muxlab.stats", "muxlab.lifetimes", "muxlab.loaders", "muxlab.fixtures", "muxlab.memory_probe",
                      "muxlab.page_cache", "muxlab.plots", "muxlab.process_plots", "muxlab.memory_limit",
                      "muxlab.process_tree", "muxlab.torch"]
 
@@ -110,19 +109,6 @@ def test_docs_command_refuses_to_serve_what_was_not_built(tmp_path, capsys):
     assert "--no-build" in err and str(tmp_path) in err and "index.html" in err
 
 
-def local_only(blocked):
-    """A ``page.route`` handler: requests to 127.0.0.1/localhost go on, any other is aborted and noted."""
-
-    def handle(route):
-        if urlsplit(route.request.url).hostname in LOCAL_HOSTS:
-            route.continue_()
-        else:
-            blocked.append(route.request.url)
-            route.abort()
-
-    return handle
-
-
 @pytest.fixture
 def served(site, tmp_path):
     """``muxlab docs --no-build`` serving ``site`` on a free port; yields its URL and stops it after."""
@@ -153,7 +139,7 @@ LINKS_JS = """() => Array.from(document.querySelectorAll('a[href]')).map(a => a.
 
 @pytest.mark.slow
 @pytest.mark.timeout(300)
-def test_site_in_a_browser(served):
+def test_site_in_a_browser(local_only, served):
     require(importlib.util.find_spec("playwright") is not None, "playwright (Python) is not installed")
     require(os.access(CHROMIUM, os.X_OK), f"no Chromium at {CHROMIUM}")
     from playwright.sync_api import sync_playwright

@@ -1,4 +1,4 @@
-"""Tests of muxlab.instrument: memory readings checked against allocations of known size.
+"""Tests of muxlab.memory_probe (formerly muxlab.instrument): memory readings checked against allocations of known size.
 
 Tolerances. Each check compares a change in a memory field with the size of
 an allocation made between two readings. What else can move that field in
@@ -22,9 +22,10 @@ import time
 import numpy as np
 import pytest
 
-import muxlab.instrument as instrument
+import muxlab.instrument
+import muxlab.memory_probe as instrument
 from muxlab.errors import MuxlabError, ParameterError, ParameterTypeError
-from muxlab.instrument import MemoryProbe, ProcessGoneError, read_memory, read_uss, reset_peak
+from muxlab.memory_probe import MemoryProbe, ProcessGoneError, read_memory, read_uss, reset_peak
 
 MB = 1_000_000
 ALLOC = 200 * MB  # np.ones(25_000_000) of float64
@@ -375,3 +376,10 @@ def test_uss_not_permitted_gives_none_and_a_note(monkeypatch):
         _next_reading(probe)
     assert probe.to_frame()["uss"].isna().all() and probe.to_frame()["rss"].notna().all()
     assert sum("uss unavailable" in n for n in probe.notes) == 1
+
+
+def test_the_former_module_name_is_the_memory_probe_itself():
+    assert muxlab.instrument is instrument and muxlab.instrument.MemoryProbe is MemoryProbe
+    code = "import muxlab.instrument as m, muxlab.memory_probe as p, sys; print(m is p, sys.modules['muxlab.instrument'] is p)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.split() == ["True", "True"], out.stderr

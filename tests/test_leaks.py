@@ -2,7 +2,7 @@
 
 Counts come from the kernel: ``/proc/self/fd`` (open file descriptors) and
 ``/proc/self/maps`` (memory maps), and anonymous resident memory from
-``muxlab.instrument.read_memory().rss_anon`` (``RssAnon``: heap, numpy
+``muxlab.memory_probe.read_memory().rss_anon`` (``RssAnon``: heap, numpy
 arrays; not the page cache of mapped files).
 """
 
@@ -15,7 +15,7 @@ import pytest
 
 import muxlab
 from muxlab import Mux, fixtures, loaders
-from muxlab.instrument import read_memory
+from muxlab.memory_probe import read_memory
 from muxlab.loaders import STRATEGIES, streams
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self")

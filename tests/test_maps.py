@@ -462,7 +462,7 @@ def test_cache_prob_one_is_the_stream():
 @pytest.mark.parametrize("prob", [0, 0.0, np.float64(0)])
 def test_cache_refuses_prob_zero_which_would_never_end(prob):
     # As in pescador, prob must be in (0, 1]: with 0 a finite stream would be replayed forever.
-    with pytest.raises(ParameterError, match=r"prob=0.0 would never take a fresh item.*\(0, 1\]"):
+    with pytest.raises(ParameterError, match=r"prob=0.0 would never take a fresh item.*> 0 \(at most 1\)"):
         cache(range(10), 5, prob=prob)
 
 
@@ -512,12 +512,12 @@ def test_cache_replays_slots_uniformly():
     (dict(n_cache=-1), ParameterError, ["n_cache=-1", ">= 1"]),
     (dict(n_cache=2.5), ParameterTypeError, ["n_cache=2.5", "integer"]),
     (dict(n_cache=None), ParameterTypeError, ["n_cache=None", "integer"]),
-    (dict(n_cache=2, prob=-0.1), ParameterError, ["prob=-0.1", "a number in (0, 1]"]),
-    (dict(n_cache=2, prob=1.5), ParameterError, ["prob=1.5", "a number in (0, 1]"]),
-    (dict(n_cache=2, prob=float("nan")), ParameterError, ["prob=nan", "a number in (0, 1]"]),
-    (dict(n_cache=2, prob="0.5"), ParameterTypeError, ["prob='0.5'", "a number in (0, 1]"]),
-    (dict(n_cache=2, prob=True), ParameterTypeError, ["prob=True", "a number in (0, 1]"]),
-    (dict(n_cache=2, prob=None), ParameterTypeError, ["prob=None", "a number in (0, 1]"]),
+    (dict(n_cache=2, prob=-0.1), ParameterError, ["prob=-0.1", "a finite number > 0 (at most 1)"]),
+    (dict(n_cache=2, prob=1.5), ParameterError, ["prob=1.5", "a finite number > 0 (at most 1)"]),
+    (dict(n_cache=2, prob=float("nan")), ParameterError, ["prob=nan", "a finite number > 0 (at most 1)"]),
+    (dict(n_cache=2, prob="0.5"), ParameterTypeError, ["prob='0.5'", "a finite number > 0 (at most 1)"]),
+    (dict(n_cache=2, prob=True), ParameterTypeError, ["prob=True", "a finite number > 0 (at most 1)"]),
+    (dict(n_cache=2, prob=None), ParameterTypeError, ["prob=None", "a finite number > 0 (at most 1)"]),
     (dict(n_cache=2, random_state=-1), ParameterError, ["random_state=-1"]),
     (dict(n_cache=2, random_state="seed"), ParameterTypeError, ["random_state='seed'"]),
     (dict(n_cache=2, random_state=1.0), ParameterTypeError, ["random_state=1.0"]),

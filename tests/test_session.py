@@ -12,13 +12,7 @@ import psutil
 import pytest
 
 import muxlab
-from muxlab import fixtures
 from muxlab.errors import DataError, MuxlabError, ParameterError, ParameterTypeError
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    return fixtures.ensure("tiny")
 
 
 @pytest.fixture
@@ -38,16 +32,6 @@ def make_session(tiny):
     yield make
     for s in made:
         s.stop()
-
-
-def wait_until(condition, timeout=2.0, every=0.01):
-    """Poll ``condition`` until it is true or ``timeout`` seconds passed; return its last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(every)
 
 
 @pytest.mark.timeout(60)
@@ -125,7 +109,7 @@ def test_bad_values_raise_and_leave_the_session_alone(make_session, tiny):
 
 
 @pytest.mark.timeout(30)
-def test_a_user_folder_with_its_own_keys_streams_the_first_key(tmp_path):
+def test_a_user_folder_with_its_own_keys_streams_the_first_key(wait_until, tmp_path):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     for i, rows in enumerate((40, 50, 60)):
@@ -152,7 +136,7 @@ def test_a_user_folder_with_its_own_keys_streams_the_first_key(tmp_path):
 
 
 @pytest.mark.timeout(10)
-def test_k_lam_and_n_change_the_running_stream(make_session):
+def test_k_lam_and_n_change_the_running_stream(wait_until, make_session):
     s = make_session()
     s.start()
     assert s.running and wait_until(lambda: s.snapshot().active == 4)
@@ -172,7 +156,7 @@ def test_k_lam_and_n_change_the_running_stream(make_session):
 
 
 @pytest.mark.timeout(10)
-def test_snapshot_holds_counts_and_timelines(make_session):
+def test_snapshot_holds_counts_and_timelines(wait_until, make_session):
     s = make_session(interval=0.02)
     s.start()
     assert wait_until(lambda: len(s.snapshot().memory) >= 5)
@@ -197,7 +181,7 @@ def test_snapshot_holds_counts_and_timelines(make_session):
 
 
 @pytest.mark.timeout(10)
-def test_strategy_change_keeps_history(make_session):
+def test_strategy_change_keeps_history(wait_until, make_session):
     s = make_session()
     s.start()
     assert wait_until(lambda: s.samples > 500)
@@ -220,7 +204,7 @@ def test_strategy_change_keeps_history(make_session):
 
 
 @pytest.mark.timeout(10)
-def test_strategy_change_before_start(make_session):
+def test_strategy_change_before_start(wait_until, make_session):
     s = make_session()
     s.strategy = "npz_cached"
     assert s.mux.streamers[0].streamer is muxlab.loaders.sample_npz_cached
@@ -229,7 +213,7 @@ def test_strategy_change_before_start(make_session):
 
 
 @pytest.mark.timeout(10)
-def test_a_strategy_that_cannot_be_used_is_refused_and_streaming_goes_on(make_session, tiny, tmp_path):
+def test_a_strategy_that_cannot_be_used_is_refused_and_streaming_goes_on(wait_until, make_session, tiny, tmp_path):
     root = tmp_path / "tiny"
     shutil.copytree(tiny, root)
     (root / "npz" / "item001.npz").unlink()  # npz strategies cannot be used; npy_mmap can
@@ -263,7 +247,7 @@ def test_observers_hear_each_change_once(make_session):
 
 
 @pytest.mark.timeout(10)
-def test_pause_stops_the_counter_and_start_resumes_it(make_session):
+def test_pause_stops_the_counter_and_start_resumes_it(wait_until, make_session):
     s = make_session()
     s.start()
     assert wait_until(lambda: s.samples > 500)
@@ -277,7 +261,7 @@ def test_pause_stops_the_counter_and_start_resumes_it(make_session):
 
 
 @pytest.mark.timeout(10)
-def test_a_paused_thread_uses_no_cpu(make_session):
+def test_a_paused_thread_uses_no_cpu(wait_until, make_session):
     s = make_session()
     s.start()
     assert wait_until(lambda: s.samples > 500)
@@ -293,7 +277,7 @@ def test_a_paused_thread_uses_no_cpu(make_session):
 
 
 @pytest.mark.timeout(10)
-def test_an_error_in_a_stream_stops_streaming_and_is_reported(make_session, tiny, tmp_path):
+def test_an_error_in_a_stream_stops_streaming_and_is_reported(wait_until, make_session, tiny, tmp_path):
     root = tmp_path / "tiny"
     shutil.copytree(tiny, root)
     s = make_session(root, k=2, lam=2)
@@ -312,7 +296,7 @@ def test_an_error_in_a_stream_stops_streaming_and_is_reported(make_session, tiny
 
 
 @pytest.mark.timeout(10)
-def test_stop_ends_the_thread(tiny):
+def test_stop_ends_the_thread(wait_until, tiny):
     before = set(threading.enumerate())
     with muxlab.Session(tiny, k=4, lam=8, n=16) as s:
         s.start()
@@ -344,7 +328,7 @@ def test_the_interpreter_exits_with_a_session_still_streaming(tiny):
 
 
 @pytest.mark.timeout(10)
-def test_counts_equal_the_mux_stats_without_swaps(make_session):
+def test_counts_equal_the_mux_stats_without_swaps(wait_until, make_session):
     s = make_session()
     s.start()
     assert wait_until(lambda: s.samples > 300)

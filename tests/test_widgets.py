@@ -26,11 +26,6 @@ STATUS = re.compile(r"active=(\d+) k=(\d+) lam=([\d.]+) n=(\d+) rows=(\d+) sampl
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.fixture(scope="module")
-def tiny():
-    return fixtures.ensure("tiny")
-
-
 @pytest.fixture
 def make_explorer(tiny):
     """Build Explorers on the tiny fixtures (small k and lam: many activations) and close them all at the end."""
@@ -51,16 +46,6 @@ def make_explorer(tiny):
     yield make
     for ex in made:
         ex.close()
-
-
-def wait_until(condition, timeout=3.0, every=0.01):
-    """Poll ``condition`` until it is true or ``timeout`` seconds passed; return its last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(every)
 
 
 def shown_status(ex):
@@ -145,7 +130,7 @@ def test_source_and_root_are_the_same(make_explorer, tiny):
 
 
 @pytest.mark.timeout(60)
-def test_k_slider_changes_the_running_mux(make_explorer):
+def test_k_slider_changes_the_running_mux(wait_until, make_explorer):
     ex = make_explorer(autostart=True)
     assert ex.running and wait_until(lambda: len(ex.mux.stats.active) == 4)
     ex.k = 7
@@ -159,7 +144,7 @@ def test_k_slider_changes_the_running_mux(make_explorer):
 
 
 @pytest.mark.timeout(60)
-def test_lam_slider_sets_mux_lam(make_explorer):
+def test_lam_slider_sets_mux_lam(wait_until, make_explorer):
     ex = make_explorer(autostart=True)
     ex.lam = 4.5
     assert ex.mux.lam == 4.5 and ex.controls["lam"].value == 4.5
@@ -173,7 +158,7 @@ def test_lam_slider_sets_mux_lam(make_explorer):
 
 
 @pytest.mark.timeout(60)
-def test_n_slider_changes_rows_of_the_next_batches(make_explorer):
+def test_n_slider_changes_rows_of_the_next_batches(wait_until, make_explorer):
     ex = make_explorer(autostart=True)
     assert wait_until(lambda: ex.rows == 16)
     ex.n = 33
@@ -189,7 +174,7 @@ def test_n_slider_changes_rows_of_the_next_batches(make_explorer):
 
 
 @pytest.mark.timeout(60)
-def test_status_line_matches_the_pattern_and_follows_the_sliders(make_explorer):
+def test_status_line_matches_the_pattern_and_follows_the_sliders(wait_until, make_explorer):
     ex = make_explorer()
     assert STATUS.fullmatch(ex.status_text())
     assert shown_status(ex) == dict(active=0, k=4, lam=8.0, n=16, rows=0, samples=0)
@@ -212,7 +197,7 @@ def test_status_line_matches_the_pattern_and_follows_the_sliders(make_explorer):
 
 
 @pytest.mark.timeout(60)
-def test_strategy_change_keeps_history(make_explorer):
+def test_strategy_change_keeps_history(wait_until, make_explorer):
     ex = make_explorer(autostart=True)
     assert wait_until(lambda: ex.samples > 500)
     old = ex.mux
@@ -235,7 +220,7 @@ def test_strategy_change_keeps_history(make_explorer):
 
 
 @pytest.mark.timeout(60)
-def test_a_strategy_that_cannot_be_used_is_refused_and_streaming_goes_on(make_explorer, tiny, tmp_path):
+def test_a_strategy_that_cannot_be_used_is_refused_and_streaming_goes_on(wait_until, make_explorer, tiny, tmp_path):
     root = tmp_path / "tiny"
     shutil.copytree(tiny, root)
     (root / "npz" / "item001.npz").unlink()  # npz strategies cannot be used; npy_mmap can
@@ -257,7 +242,7 @@ def test_a_strategy_that_cannot_be_used_is_refused_and_streaming_goes_on(make_ex
 
 
 @pytest.mark.timeout(60)
-def test_pause_stops_the_counter_and_start_resumes_it(make_explorer):
+def test_pause_stops_the_counter_and_start_resumes_it(wait_until, make_explorer):
     ex = make_explorer(autostart=True)
     assert wait_until(lambda: ex.samples > 500)
     ex.pause()
@@ -273,7 +258,7 @@ def test_pause_stops_the_counter_and_start_resumes_it(make_explorer):
 
 
 @pytest.mark.timeout(60)
-def test_run_button_drives_streaming(make_explorer):
+def test_run_button_drives_streaming(wait_until, make_explorer):
     ex = make_explorer()
     run = ex.controls["run"]
     run.value = True  # a click in the front end
@@ -287,7 +272,7 @@ def test_run_button_drives_streaming(make_explorer):
 
 
 @pytest.mark.timeout(60)
-def test_paused_threads_block_without_using_cpu(make_explorer):
+def test_paused_threads_block_without_using_cpu(wait_until, make_explorer):
     ex = make_explorer(autostart=True)
     assert wait_until(lambda: ex.samples > 500)
     ex.pause()
@@ -309,7 +294,7 @@ def test_paused_threads_block_without_using_cpu(make_explorer):
 
 
 @pytest.mark.timeout(60)
-def test_close_leaves_no_thread_and_closes_the_widgets(tiny):
+def test_close_leaves_no_thread_and_closes_the_widgets(wait_until, tiny):
     before = set(threading.enumerate())
     ex = Explorer(tiny, k=4, lam=8, n=16, charts="image", autostart=True)
     assert wait_until(lambda: ex.samples > 100)
@@ -346,7 +331,7 @@ def test_the_interpreter_exits_with_an_explorer_still_streaming(tiny):
 
 
 @pytest.mark.timeout(60)
-def test_an_error_in_a_stream_shows_and_stops_streaming(make_explorer, tiny, tmp_path):
+def test_an_error_in_a_stream_shows_and_stops_streaming(wait_until, make_explorer, tiny, tmp_path):
     root = tmp_path / "tiny"
     shutil.copytree(tiny, root)
     ex = make_explorer(root, k=2, lam=2)
@@ -374,7 +359,7 @@ def test_an_error_in_a_stream_shows_and_stops_streaming(make_explorer, tiny, tmp
 
 
 @pytest.mark.timeout(60)
-def test_image_charts_render_png_frames(make_explorer):
+def test_image_charts_render_png_frames(wait_until, make_explorer):
     ex = make_explorer(autostart=True, interval=0.05)
     assert ex.chart_kind == "image"
     assert wait_until(lambda: ex.charts.frames >= 3, timeout=3)
@@ -430,7 +415,7 @@ def test_y_limits_move_in_round_steps():
 
 @needs_ipympl
 @pytest.mark.timeout(60)
-def test_ipympl_charts_draw_when_the_front_end_asks(make_explorer):
+def test_ipympl_charts_draw_when_the_front_end_asks(wait_until, make_explorer):
     ex = make_explorer(autostart=True, charts="ipympl", interval=0.05)
     from ipympl.backend_nbagg import Canvas
 
@@ -476,34 +461,6 @@ def test_megabytes_are_defined_once():
     assert defined == ["units.py"]
 
 
-#: The modules of the session and the explorer, checked for reaches into other modules' private names.
-VIEW_MODULES = ("session.py", "units.py", "widgets/explorer.py", "widgets/controls.py", "widgets/live_charts.py",
-                "widgets/transports.py", "widgets/axes.py")
-
-#: Private names of other libraries that the live charts need, with the reason.
-ALLOWED_PRIVATE = {
-    ("widgets/transports.py", "_png_is_old"): "ipympl sends a fresh PNG only when its canvas says the last is old",
-    ("widgets/transports.py", "_get_backend_or_none"): "reads matplotlib's backend without choosing one",
-}
-
-
-def test_the_view_modules_reach_no_private_name_of_another():
-    import ast
-    from pathlib import Path
-
-    package = Path(muxlab.__file__).parent
-    found = []
-    for name in VIEW_MODULES:
-        tree = ast.parse((package / name).read_text())
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom):
-                found += [(name, alias.name) for alias in node.names if alias.name.startswith("_")]
-            elif isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.endswith("_"):
-                if not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")):
-                    found.append((name, node.attr))
-    assert [f for f in found if f not in ALLOWED_PRIVATE] == []
-
-
 # --------------------------------------------------------------------------- MemoryDashboard
 
 
@@ -511,33 +468,33 @@ def test_the_view_modules_reach_no_private_name_of_another():
 def test_memory_dashboard_runs_and_shows_a_table_and_an_image(tiny):
     before = set(threading.enumerate())
     d = MemoryDashboard(tiny, strategies=["npz_copy", "npy_mmap"], k=4, lam=4, n=16, max_batches=60, retain=4)
-    assert "muxlab-run" in d._run_button._dom_classes and "muxlab-progress" in d._progress._dom_classes
+    assert "muxlab-run" in d.controls["run"]._dom_classes and "muxlab-progress" in d.outputs["progress"]._dom_classes
     seen = []
-    d._progress.observe(lambda change: seen.append(change["new"]), names="value")
+    d.outputs["progress"].observe(lambda change: seen.append(change["new"]), names="value")
     result = d.run(wait=True)
     assert isinstance(result, muxlab.Comparison) and d.result is result
     assert list(result.summary["strategy"]) == ["npz_copy", "npy_mmap"]
     assert "<table" in d.table_html and "npz_copy" in d.table_html and "npy_mmap" in d.table_html
     assert d.image.startswith(PNG_MAGIC) and len(d.image) > 10000
-    assert d._progress.value == d._progress.max == 120 and d._progress.bar_style == "success"
+    assert d.outputs["progress"].value == d.outputs["progress"].max == 120 and d.outputs["progress"].bar_style == "success"
     assert len(seen) >= 2 and seen == sorted(seen)  # the bar moved forward while the children ran
-    assert d.error is None and d._error_area.value == ""
+    assert d.error is None and d.outputs["error"].value == ""
     d.close()
     assert set(threading.enumerate()) == before
     assert d.widget.comm is None
 
 
 @pytest.mark.timeout(20)
-def test_memory_dashboard_shows_errors(tiny, tmp_path):
+def test_memory_dashboard_shows_errors(wait_until, tiny, tmp_path):
     root = tmp_path / "tiny"
     shutil.copytree(tiny, root)
     d = MemoryDashboard(root, strategies=["npy_mmap"], k=4, lam=4, n=16, max_batches=20)
     (root / "npy" / "item002.Y.npy").unlink()
-    d._run_button.click()  # as the front end does: runs in the background
+    d.controls["run"].click()  # as the front end does: runs in the background
     assert wait_until(lambda: d.error is not None, timeout=10)
     assert isinstance(d.error, DataError)
-    assert "item002.Y.npy" in d._error_area.value and d._progress.bar_style == "danger"
-    assert d.result is None and not d._run_button.disabled
+    assert "item002.Y.npy" in d.outputs["error"].value and d.outputs["progress"].bar_style == "danger"
+    assert d.result is None and not d.controls["run"].disabled
     with pytest.raises(DataError):
         d.run(wait=True)
     d.close()

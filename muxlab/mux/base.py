@@ -2,6 +2,7 @@
 
 import contextlib
 import copy
+import typing
 import weakref
 from collections.abc import Mapping
 
@@ -20,10 +21,44 @@ from ..state import (
 )
 from ..stats import EventClock, MuxEvent, MuxStats
 from ..streamer import Streamer, knobs_state, load_knobs_state, load_seeds_state, seeds_state
-from ..validation import _short_repr, check_choice, check_int
+from ..validation import check_choice, check_int, short_repr
 from .passes import Pass, PassIterator, PassRegistry
 
 ON_ERROR = ("raise", "skip")
+
+
+class PassHost(typing.Protocol):
+    """What a pass and a parent mux call on a mux: the declared interface inside ``muxlab/mux/``.
+
+    The pass of each mux (``muxlab.mux.passes``, ``slots``, ``chooser`` and
+    the pass classes next to each mux) runs the loop; the mux keeps the
+    configuration, the counters and the error policy. The methods are
+    private to muxlab, and the only ones a pass or another mux may call.
+    """
+
+    def _stream_failed(self, stream, exc, streamer=None):
+        """Name the failing stream on ``exc``; re-raise it, or count it if ``on_error='skip'``."""
+
+    def _emit(self, kind, stream, slot, reason, clock, n, samples):
+        """Send one :class:`~muxlab.stats.MuxEvent` to ``on_event``."""
+
+    def _loop_state(self, p):
+        """The loop's own part of the state of pass ``p``."""
+
+    def _state_dict(self, p, approximate=False):
+        """The whole checkpoint of pass ``p``: configuration, mux state and pass state."""
+
+    def _check_resumable(self):
+        """Raise :class:`~muxlab.NotResumableError` if a pass of this mux cannot be checkpointed."""
+
+    def _mux_state(self):
+        """What a checkpoint restores of the mux itself (live parameters, counters, streams' seeds and knobs)."""
+
+    def _load_mux_state(self, state):
+        """Restore what :meth:`_mux_state` returned."""
+
+    def _state_config(self):
+        """The configuration a checkpoint must have been taken from (nested muxes included)."""
 
 
 def as_streamers(owner, streamers, allow_empty=False):
@@ -34,7 +69,7 @@ def as_streamers(owner, streamers, allow_empty=False):
     """
     if isinstance(streamers, (str, bytes, Mapping)) or not hasattr(streamers, "__iter__"):
         raise ParameterTypeError(
-            f"{owner}: streamers={_short_repr(streamers)} is not a collection; expected a list of Streamers"
+            f"{owner}: streamers={short_repr(streamers)} is not a collection; expected a list of Streamers"
         )
     out = []
     for i, s in enumerate(streamers):
@@ -45,7 +80,7 @@ def as_streamers(owner, streamers, allow_empty=False):
             out.append(Streamer(s))
         except ParameterTypeError:
             raise ParameterTypeError(
-                f"{owner}: streamers[{i}]={_short_repr(s)} ({type(s).__name__}) is not a Streamer, "
+                f"{owner}: streamers[{i}]={short_repr(s)} ({type(s).__name__}) is not a Streamer, "
                 f"an iterable or a generator function"
             ) from None
     if not out and not allow_empty:
@@ -325,7 +360,7 @@ class BaseMux(Streamer):
         return new
 
     def _fresh_stats(self):
-        return MuxStats(len(self.streamers), names=self.stats.names, passes=getattr(self, "passes", None))
+        return MuxStats(len(self.streamers), passes=getattr(self, "passes", None))
 
     def _check_picklable(self, where=None):
         """Raise :class:`~muxlab.NotPicklableError` if a pass is running or a streamer cannot be sent."""

@@ -6,7 +6,7 @@ from ..errors import ParameterTypeError
 from ..state import NotResumableError
 from ..stats import MuxStats
 from ..streamer import Streamer
-from ..validation import _short_repr, check_choice
+from ..validation import check_choice, short_repr
 from .base import BaseMux, CountingPass
 
 MODES = ("exhaustive", "cycle")
@@ -71,7 +71,7 @@ class ChainMux(BaseMux):
 
     def _fresh_stats(self):
         known = 0 if isinstance(self.streamers, Streamer) else len(self.streamers)
-        return MuxStats(known, names=self.stats.names, passes=getattr(self, "passes", None))
+        return MuxStats(known, passes=getattr(self, "passes", None))
 
     def _config(self):
         return super()._config() | {"mode": self.mode}
@@ -110,7 +110,7 @@ class ChainMux(BaseMux):
                     item = Streamer(item)
                 except ParameterTypeError:
                     raise ParameterTypeError(
-                        f"ChainMux: the stream of streamers {source!r} yielded {_short_repr(item)} "
+                        f"ChainMux: the stream of streamers {source!r} yielded {short_repr(item)} "
                         f"({type(item).__name__}) as its item {i}; expected a Streamer or an iterable"
                     ) from None
             self.stats.grow(i + 1)

@@ -26,7 +26,7 @@ class StreamChooser:
     def __init__(self, mux, rng):
         self.mux = mux
         self.rng = rng
-        self.mode = mux._mode
+        self.mode = mux.mode
         self.exhaustive = self.mode == "exhaustive"
         self.dead = False
         self.prune_empty = mux.prune_empty_streams
@@ -60,8 +60,8 @@ class StreamChooser:
     def use_weights(self):
         """Take the mux's current weights, leaving out streams that may never come back."""
         mux = self.mux
-        self.weights_version = mux._weights_version
-        self.weights = w = mux._weights
+        self.weights_version = mux.weights_version
+        self.weights = w = mux.weights
         excluded = np.frombuffer(bytes(self.pruned), dtype=np.uint8).astype(bool)
         if self.exhaustive:
             excluded |= np.frombuffer(bytes(self.used), dtype=np.uint8).astype(bool)
@@ -121,7 +121,7 @@ class StreamChooser:
             return self.choose(in_use)
         free = np.ones(self.n_streams, dtype=bool)
         free[[stream for stream, held in in_use.items() if held]] = False
-        p = self.mux._weights * free * ~np.frombuffer(bytes(self.pruned), dtype=np.uint8).astype(bool)
+        p = self.weights * free * ~np.frombuffer(bytes(self.pruned), dtype=np.uint8).astype(bool)
         total = p.sum()
         if total <= 0:
             return -1
@@ -140,7 +140,7 @@ class StreamChooser:
         if self.prune_empty:
             if not self.pruned[stream]:
                 self.pruned[stream] = 1
-                if self.mux._weights[stream] > 0:
+                if self.weights[stream] > 0:
                     self.n_eligible -= 1
                 if self.n_eligible <= 0:
                     self.dead = True
@@ -155,7 +155,7 @@ class StreamChooser:
     # -- state ------------------------------------------------------------------
     def state_dict(self):
         mux = self.mux
-        own_weights = self.weights_version != mux._weights_version
+        own_weights = self.weights_version != mux.weights_version
         return {
             "pruned": encode_bits(self.pruned),
             "used": encode_bits(self.used),
@@ -174,8 +174,8 @@ class StreamChooser:
         self.pruned = bytearray(decode_bits(state["pruned"], n).astype(np.uint8).tobytes())
         self.used = bytearray(decode_bits(state["used"], n).astype(np.uint8).tobytes())
         if state["weights"] is None:
-            self.weights_version = mux._weights_version
-            self.weights = mux._weights
+            self.weights_version = mux.weights_version
+            self.weights = mux.weights
         else:
             self.weights_version = -1
             self.weights = np.asarray(state["weights"], dtype=np.float64)

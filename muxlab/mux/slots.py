@@ -24,8 +24,8 @@ class SlotTable:
         self.rng = rng
         self.lock = lock
         self.dist = mux.dist
-        self.k = mux._n_active
-        self.rate = mux._rate
+        self.k = mux.n_active
+        self.rate = mux.rate
         self.stream = []
         self.iters = []
         self.nexts = []

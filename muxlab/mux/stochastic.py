@@ -1,6 +1,6 @@
 """StochasticMux: keep ``k`` streams active, each for a random number of samples, and interleave them.
 
-This is pescador's ``StochasticMux`` (and the seed document's ``Mux``) with
+This is pescador's ``StochasticMux`` (and the ``Mux`` of pescador's "Sampling from disk" chapter) with
 two deliberate differences, both documented on the class: ``weights`` set the
 long-run share of samples of each stream, and every lifetime distribution has
 a mean of exactly ``rate`` samples.
@@ -68,9 +68,10 @@ class StochasticMux(BaseMux):
         item (instead of spinning forever).
     dist : {'binomial', 'poisson', 'constant'}
         Lifetime distribution; see :mod:`muxlab.lifetimes`.
-    random_state : None, int, numpy.random.Generator or numpy.random.RandomState
-        Every random choice of a pass comes from one generator. An int makes
-        each pass repeat the same sequence; a Generator keeps drawing.
+    random_state : None, int, numpy.random.SeedSequence, numpy.random.Generator or numpy.random.RandomState
+        Every random choice of a pass comes from one generator, made from
+        ``random_state`` as :mod:`muxlab.random_state` states: an int makes
+        each pass repeat the same sequence; the other kinds make passes differ.
     on_error : {'raise', 'skip'}
         What to do when a stream raises. ``raise``: the exception reaches the
         consumer unchanged, with a note naming the stream. ``skip``: the
@@ -203,6 +204,11 @@ class StochasticMux(BaseMux):
         self._weights_version += 1
         self._notify()
 
+    @property
+    def weights_version(self):
+        """How many times ``weights`` were set: a pass takes the weights again when it changes."""
+        return self._weights_version
+
     def _notify(self):
         self.passes.request_changes()
 
@@ -290,7 +296,7 @@ class StochasticMux(BaseMux):
 
 
 class Mux(StochasticMux):
-    """The seed document's name for :class:`StochasticMux`: ``Mux(streams, k=32, lam=16)``.
+    """The name pescador's "Sampling from disk" chapter uses for :class:`StochasticMux`: ``Mux(streams, k=32, lam=16)``.
 
     ``k`` is ``n_active`` and ``lam`` is ``rate``; both names work as
     properties on either class. pescador 1.x's ``with_replacement=False``

@@ -8,13 +8,14 @@ progress bar; then the dashboard figure and the summary table are shown.
 import html
 import io
 import threading
+import types
 from pathlib import Path
 
 from .. import fixtures, loaders
-from ..comparison import CACHE_MODES, compare
-from ..errors import MuxlabError
+from ..compare_params import CACHE_MODES, CompareParams
+from ..comparison import check_runnable, compare
+from ..errors import MuxlabError, ParameterError
 from ..units import MB
-from ..validation import check_choice, check_int, check_positive_number
 
 __all__ = ["MemoryDashboard"]
 
@@ -76,32 +77,24 @@ class MemoryDashboard:
     """
 
     def __init__(self, source=None, strategies=None, k=32, lam=16, n=16, max_batches=2000, retain=32, cache="warm",
-                 *, root=None, keys=None):
+                 random_state=0, *, root=None, keys=None):
         import ipywidgets as widgets
 
         owner = "MemoryDashboard"
         if source is not None and root is not None:
-            raise MuxlabError(f"{owner}: source and root given; root is the former name of source")
+            raise ParameterError(f"{owner}: source={source!r} and root={root!r} given; root is the former name of source")
         source = root if source is None else source
+        checked = CompareParams(strategies, k, lam, n, max_batches, retain, cache, random_state, owner=owner)
         source = Path(fixtures.ensure("demo")) if source is None else source
         collection = loaders.collection_of(source, keys, owner=owner)
-        min_rows = min((item.rows for item in collection), default=1)
         names = tuple(loaders.STRATEGIES)
-        if strategies is None:  # the strategies the collection's layout allows
-            strategies = [s for s in names if loaders.missing_layout(s, collection) is None]
-        elif isinstance(strategies, str):
-            strategies = [s for s in strategies.split(",") if s]
-        strategies = [check_choice(owner, "strategies", s, names) for s in strategies]
-        if not strategies:
-            raise MuxlabError(f"{owner}: strategies is empty; expected names from {names}")
-        k = check_int(owner, "k", k, minimum=1)
-        lam = check_positive_number(owner, "lam", lam, minimum=1)
-        n = check_int(owner, "n", n, minimum=1)
-        max_batches = check_int(owner, "max_batches", max_batches, minimum=1)
-        retain = check_int(owner, "retain", retain, minimum=0)
-        cache = check_choice(owner, "cache", cache, CACHE_MODES)
+        # the strategies the collection's layout allows, unless chosen
+        strategies, _ = check_runnable(checked.strategies or names, collection, checked.n, owner=owner)
+        if checked.strategies is not None:
+            strategies = list(checked.strategies)
         self._root = collection.root
         self._collection = collection
+        self._random_state = checked.random_state
         self._result = None
         self._error = None
         self._thread = None
@@ -111,13 +104,14 @@ class MemoryDashboard:
         style = {"description_width": "initial"}
         self._strategies = widgets.SelectMultiple(options=list(names), value=strategies, rows=len(names),
                                                   description="strategies", style=style)
-        self._k = widgets.BoundedIntText(value=k, min=1, max=4096, description="k", style=style)
-        self._lam = widgets.BoundedFloatText(value=lam, min=1, max=1e6, description="lam", style=style)
-        self._n = widgets.BoundedIntText(value=min(n, min_rows), min=1, max=min_rows, description="n", style=style)
-        self._max_batches = widgets.BoundedIntText(value=max_batches, min=1, max=10**9, description="windows",
-                                                   style=style)
-        self._retain = widgets.BoundedIntText(value=retain, min=0, max=10**6, description="retain", style=style)
-        self._cache = widgets.Dropdown(options=list(CACHE_MODES), value=cache, description="page cache", style=style)
+        # Unbounded boxes: a value out of range is refused by compare() with its message, never clamped.
+        self._k = widgets.IntText(value=checked.k, description="k", style=style)
+        self._lam = widgets.FloatText(value=checked.lam, description="lam", style=style)
+        self._n = widgets.IntText(value=checked.n, description="n", style=style)
+        self._max_batches = widgets.IntText(value=checked.max_batches, description="windows", style=style)
+        self._retain = widgets.IntText(value=checked.retain, description="retain", style=style)
+        self._cache = widgets.Dropdown(options=list(CACHE_MODES), value=checked.cache, description="page cache",
+                                       style=style)
         self._run_button = widgets.Button(description="Run", icon="play", button_style="primary")
         self._progress = widgets.IntProgress(value=0, min=0, max=1, description="", bar_style="info")
         self._progress_label = widgets.HTML(value="")
@@ -131,8 +125,6 @@ class MemoryDashboard:
                        (self._progress_label, "muxlab-progress-label"), (self._error_area, "muxlab-error"),
                        (self._image, "muxlab-figure"), (self._table, "muxlab-table")):
             w.add_class(cls)
-        if n > min_rows:
-            self._show_error(f"n={n} is more than the {min_rows} rows of the smallest item; using n={min_rows}")
         params = widgets.VBox([self._k, self._lam, self._n, self._max_batches, self._retain, self._cache])
         self._boxes = [
             params,
@@ -160,6 +152,19 @@ class MemoryDashboard:
         return self._thread is not None and self._thread.is_alive()
 
     @property
+    def controls(self):
+        """The controls by name: ``strategies``, ``k``, ``lam``, ``n``, ``max_batches``, ``retain``, ``cache``, ``run``."""
+        return types.MappingProxyType(dict(
+            strategies=self._strategies, k=self._k, lam=self._lam, n=self._n, max_batches=self._max_batches,
+            retain=self._retain, cache=self._cache, run=self._run_button))
+
+    @property
+    def outputs(self):
+        """The output widgets by name: ``progress`` (the bar), ``progress_label``, ``error`` (hidden when empty)."""
+        return types.MappingProxyType(dict(progress=self._progress, progress_label=self._progress_label,
+                                           error=self._error_area))
+
+    @property
     def table_html(self):
         """The summary table's HTML (empty before a result)."""
         return self._table.value
@@ -170,9 +175,8 @@ class MemoryDashboard:
         return bytes(self._image.value)
 
     def params(self):
-        """The arguments :func:`muxlab.compare` gets from the controls now."""
-        return dict(
-            source=self._collection,
+        """The arguments :func:`muxlab.compare` gets from the controls now, checked as :class:`~muxlab.compare_params.CompareParams`."""
+        checked = CompareParams(
             strategies=list(self._strategies.value),
             k=self._k.value,
             lam=self._lam.value,
@@ -180,7 +184,10 @@ class MemoryDashboard:
             max_batches=self._max_batches.value,
             retain=self._retain.value,
             cache=self._cache.value,
+            random_state=self._random_state,
+            owner="MemoryDashboard",
         )
+        return dict(checked.asdict(), source=self._collection)
 
     def run(self, wait=False, timeout=None):
         """Run the comparison in a background thread; with ``wait``, block and return the Comparison.
@@ -191,9 +198,15 @@ class MemoryDashboard:
         if self._closed:
             raise MuxlabError("MemoryDashboard.run(): this dashboard is closed; make a new one")
         if not self.running:
-            params = self.params()
             self._error = None
             self._show_error("")
+            try:
+                params = self.params()
+            except MuxlabError as exc:
+                self._fail(exc)
+                if wait:
+                    raise
+                return None
             total = max(1, len(params["strategies"])) * params["max_batches"]
             self._progress.max = total
             self._progress.value = 0
@@ -260,13 +273,16 @@ class MemoryDashboard:
         except _Cancelled:
             self._progress_label.value = "cancelled"
         except Exception as exc:
-            self._error = exc
-            self._progress.bar_style = "danger"
-            self._progress_label.value = "failed"
-            self._show_error(f"{type(exc).__name__}: {exc}")
+            self._fail(exc)
         finally:
             if not self._closed:
                 self._run_button.disabled = False
+
+    def _fail(self, exc):
+        self._error = exc
+        self._progress.bar_style = "danger"
+        self._progress_label.value = "failed"
+        self._show_error(f"{type(exc).__name__}: {exc}")
 
     def _show_error(self, text):
         area = self._error_area

@@ -47,7 +47,6 @@ True
 """
 
 import math
-import numbers
 import os
 import sys
 import threading
@@ -56,7 +55,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from .errors import MuxlabError, ParameterError, ParameterTypeError
-from .validation import check_int
+from .validation import check_int, check_positive_number
 
 __all__ = [
     "MemoryProbe",
@@ -142,16 +141,6 @@ def _pid_exists(pid):
     import psutil
 
     return psutil.pid_exists(pid)
-
-
-def _check_interval(owner, value):
-    accepted = "a finite number of seconds > 0"
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ParameterTypeError(f"{owner}: interval={value!r} is a {type(value).__name__}; expected {accepted}")
-    value = float(value)
-    if not math.isfinite(value) or value <= 0:
-        raise ParameterError(f"{owner}: interval={value!r} is not accepted; expected {accepted}")
-    return value
 
 
 # ---------------------------------------------------------------------------
@@ -360,7 +349,7 @@ class MemoryProbe:
 
     def __init__(self, pid=None, interval=0.05, uss_every=10, counter=None):
         owner = "MemoryProbe"
-        self.interval = _check_interval(owner, interval)
+        self.interval = check_positive_number(owner, "interval", interval, minimum=0, strict=True)
         self.uss_every = check_int(owner, "uss_every", uss_every, minimum=1)
         if counter is not None and not callable(counter):
             raise ParameterTypeError(
