@@ -194,7 +194,7 @@ class MuxIterableDataset(torch.utils.data.IterableDataset):
         owner = "MuxIterableDataset.load_state_dict"
         if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
             raise StateMismatchError(
-                f"{owner}: state={_short_repr(state)} is not a MuxIterableDataset state; expected the dict "
+                f"{owner}: state={short_repr(state)} is not a MuxIterableDataset state; expected the dict "
                 f"MuxIterableDataset.state_dict() returned (per worker, inside a StatefulDataLoader's state)"
             )
         for key in ("rank", "world_size"):
