@@ -477,7 +477,7 @@ def test_a_pickled_mux_has_its_own_registry_and_resumes_a_state_of_the_original(
 
 
 def _source_muxes(kind, source):
-    """A mux of each kind seeded with ``source()`` (a fresh RandomState or Generator at its seed)."""
+    """A mux of each kind seeded with ``source()`` (a fresh RandomState, Generator or SeedSequence at its seed)."""
     if kind == "stochastic":
         return StochasticMux(functions(), 3, 2.5, random_state=source())
     if kind == "shuffled":
@@ -491,14 +491,18 @@ def _source_muxes(kind, source):
     return StochasticMux(inner + finite([3, 5]), 2, 4, random_state=source())
 
 
-@pytest.mark.parametrize("source", ["RandomState", "Generator"])
+@pytest.mark.parametrize("source", ["RandomState", "Generator", "SeedSequence"])
 @pytest.mark.parametrize("kind", ["stochastic", "shuffled", "round-robin", "nested"])
 def test_later_passes_draw_as_an_uninterrupted_runs_would(kind, source):
+    make_source = {
+        "RandomState": np.random.RandomState,
+        "Generator": np.random.default_rng,
+        "SeedSequence": np.random.SeedSequence,
+    }[source]
+
     def make():
         seeds = iter(range(100, 200))  # every build seeds its muxes alike
-        if source == "RandomState":
-            return _source_muxes(kind, lambda: np.random.RandomState(next(seeds)))
-        return _source_muxes(kind, lambda: np.random.default_rng(next(seeds)))
+        return _source_muxes(kind, lambda: make_source(next(seeds)))
 
     reference = make()
     passes = [list(reference.iterate(max_iter=120)) for _ in range(4)]
@@ -514,6 +518,21 @@ def test_later_passes_draw_as_an_uninterrupted_runs_would(kind, source):
         assert before + list(again.iterate(state=state)) == first, f"resumed after {m}"
         assert [list(again.iterate(max_iter=120)) for _ in range(2)] == later, f"passes after resuming at {m}"
         assert counters(again) == counters(reference)
+
+
+def test_a_seed_sequence_that_spawned_more_than_the_checkpoint_is_refused():
+    from muxlab import StateMismatchError
+
+    mux = StochasticMux(functions(), 3, 2.5, random_state=np.random.SeedSequence(4))
+    list(mux.iterate(max_iter=5))
+    it = mux.iterate(max_iter=50)
+    next(it)
+    state = json.loads(json.dumps(it.state_dict()))
+    used = np.random.SeedSequence(4)
+    used.spawn(3)
+    again = StochasticMux(functions(), 3, 2.5, random_state=used)
+    with pytest.raises(StateMismatchError, match="spawned 3 children, more than the 2"):
+        list(again.iterate(state=state))
 
 
 # -- errors of skipped streams -----------------------------------------------------------
