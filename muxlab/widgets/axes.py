@@ -6,7 +6,8 @@ import math
 COARSE_STEPS = (1, 2, 5, 10)
 
 #: Finer round steps, for an axis whose top should stay close to the data (memory, throughput, time):
-#: 1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10, 15, ... A top is then at most 1.5 times the data.
+#: 1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10, 15, ... Two steps are at most 1.5x apart, so with the 5 % margin of
+#: :func:`sticky_limit` a new top is at most 1.575 times the data.
 FINE_STEPS = (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10)
 
 

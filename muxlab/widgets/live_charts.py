@@ -118,8 +118,8 @@ class LiveCharts:
         ``age``: seconds from the oldest point shown to now. Limits move in
         round steps and only when the data leaves them (see
         :func:`muxlab.widgets.axes.sticky_limit`): counts in coarse steps,
-        memory and throughput in fine ones, so their top stays within 1.5x of
-        the data; the time axis spans the data shown, at most :attr:`window`.
+        memory and throughput in fine ones (a new top is at most 1.575 times
+        the data; it moves down when the data falls below half of it); the time axis spans the data shown, at most :attr:`window`.
         """
         span, top = self._limits.get(key, (None, None))
         if key in TIME_PANELS:
