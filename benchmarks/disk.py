@@ -9,7 +9,7 @@ arrays loaded once, outside the timing (:func:`sample_in_ram`, built like
 seeds the loaders: every contender draws exactly the same windows.
 
 The collection is first settled in the page cache (:func:`settle`: dropped,
-then read back in 4 MB reads, so that memory maps of it cost the same
+then read back in 4 MiB reads, so that memory maps of it cost the same
 whatever happened to the files before). Warm rows read the strategy's files
 once more first; cold rows drop them from the page cache (``fdatasync`` then ``posix_fadvise(DONTNEED)``, read-only) before
 each timing. The memory table runs ``muxlab.compare`` (one fresh child
@@ -32,7 +32,7 @@ from .timing import alternate, calibrate, median, progress, ratio_stats
 
 BASELINE = "in-RAM"
 CACHES = ("warm", "cold")
-MB = 2**20
+MiB = 2**20
 TARGET_STRATEGY = "npy_mmap"
 TARGET_RATIO = 0.70
 
@@ -130,13 +130,13 @@ def all_files(root):
 
 
 def settle(files):
-    """Drop the files from the page cache, then read them back in 4 MB reads, as ``muxlab.compare`` warms them.
+    """Drop the files from the page cache, then read them back in 4 MiB reads, as ``muxlab.compare`` warms them.
 
     How a file's pages entered the page cache changes what a memory map of it
     costs: in a trial, ``npy_mmap`` on files just written, or read back by
-    ``np.load`` right after a drop, had 113 to 162 MB file-backed where the
-    same files read back in 4 MB reads (or faulted in through a map) had
-    41 MB. Settling first puts every page in the cache the same way, whatever
+    ``np.load`` right after a drop, had 113 to 162 MiB file-backed where the
+    same files read back in 4 MiB reads (or faulted in through a map) had
+    41 MiB. Settling first puts every page in the cache the same way, whatever
     happened to the files before.
     """
     drop(files)
@@ -170,8 +170,8 @@ def read_ahead_kb(path):
 
 
 def files_mb(files):
-    """Total size of ``files`` in MB (2^20 bytes)."""
-    return sum(os.path.getsize(p) for p in files) / MB
+    """Total size of ``files`` in MiB (2^20 bytes)."""
+    return sum(os.path.getsize(p) for p in files) / MiB
 
 
 def read_bytes():
@@ -181,7 +181,7 @@ def read_bytes():
 
 # -- the in-RAM baseline --------------------------------------------------------
 def read_npy(path):
-    """The array in the .npy file at ``path``, read in 4 MB reads (``np.load`` on the file itself reads it
+    """The array in the .npy file at ``path``, read in 4 MiB reads (``np.load`` on the file itself reads it
     in a pattern that leaves its pages in the page cache differently: see :func:`settle`)."""
     buf = io.BytesIO()
     with open(path, "rb") as f:
@@ -269,7 +269,7 @@ def timed_pass(make_streams, k, lam, seed):
 def rate_contender(run, windows, files=None, cache="warm", io=None):
     """A contender for :func:`alternate`: windows/s of ``run(windows)``; cold drops ``files`` first.
 
-    With ``io`` (a list), the MB fetched from storage during each timing are appended to it.
+    With ``io`` (a list), the MiB fetched from storage during each timing are appended to it.
     """
 
     def contender():
@@ -278,7 +278,7 @@ def rate_contender(run, windows, files=None, cache="warm", io=None):
         before = read_bytes()
         t = run(windows)
         if io is not None:
-            io.append((read_bytes() - before) / MB)
+            io.append((read_bytes() - before) / MiB)
         return windows / t
 
     return contender
@@ -315,7 +315,7 @@ def run_rates(settings, sizes, root, arrays):
         "in-RAM windows/s",
         "ratio strategy/in-RAM",
         "spread strategy/in-RAM",
-        "MB read from storage per timing",
+        "MiB read from storage per timing",
     ]
     rows, targets = [], []
     chart = {"rates": {}, "baseline": []}
@@ -397,18 +397,18 @@ def run_disk(settings):
         f"calibrated (warm) so that one timing lasts about {fmt(sizes.fast_seconds)} s (npy) or "
         f"{fmt(sizes.slow_seconds)} s (npz); the cold rows use the same N. The baseline's N "
         f"({fmt(sizes.baseline_seconds)} s) is its own: rates, not times, are compared.",
-        "Warm: every file of the collection is dropped from the page cache and read back (4 MB reads) once "
+        "Warm: every file of the collection is dropped from the page cache and read back (4 MiB reads) once "
         "before the first timing, and the strategy's files are read again before its comparison. Cold: `os.fdatasync` then "
         "`os.posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED)` on each of the strategy's files (opened read-only) "
-        "before each of its timings. MB read: `read_bytes` of `/proc/self/io` over the timing (median).",
+        "before each of its timings. MiB read: `read_bytes` of `/proc/self/io` over the timing (median).",
         "Ratios: strategy windows/s over the baseline's in the same round (baseline first, then the strategy).",
     ]
     ra = read_ahead_kb(root)
     if ra is not None:
         notes.append(
             f"Read-ahead of the device holding the files: {ra} kB. A fault on a map of an uncached file reads up to "
-            "that much around the faulting page, so a cold `npy_mmap` pass reads whole items (5 MB of X each in "
-            "`demo`), not just the 8 kB windows: the MB read column shows it."
+            "that much around the faulting page, so a cold `npy_mmap` pass reads whole items (4.9 MiB of X each in "
+            "`demo`), not just the 8 KiB windows: the MiB read column shows it."
         )
     if undropped:
         notes.append(
@@ -525,11 +525,11 @@ def run_memory(settings, sizes, root):
         "strategy",
         "cache",
         "windows/s",
-        "peak MB",
-        "anonymous MB",
-        "file-backed MB",
-        "anonymous at start MB",
-        "MB read from storage",
+        "peak MiB",
+        "anonymous MiB",
+        "file-backed MiB",
+        "anonymous at start MiB",
+        "MiB read from storage",
     ]
     rows, chart = [], {"memory": {}}
     for cache in CACHES:
@@ -553,17 +553,17 @@ def run_memory(settings, sizes, root):
                     f"`{r['strategy']}`",
                     cache,
                     fmt_rate(r["windows_per_s"]),
-                    fmt(r["peak_rss"] / MB),
-                    fmt(r["rss_anon"] / MB),
-                    fmt(r["rss_file"] / MB),
-                    fmt(r["rss_anon_start"] / MB),
-                    "n/a" if read is None or read != read else fmt(read / MB),
+                    fmt(r["peak_rss"] / MiB),
+                    fmt(r["rss_anon"] / MiB),
+                    fmt(r["rss_file"] / MiB),
+                    fmt(r["rss_anon_start"] / MiB),
+                    "n/a" if read is None or read != read else fmt(read / MiB),
                 ]
             )
             chart["memory"][(r["strategy"], cache)] = {
-                "peak": r["peak_rss"] / MB,
-                "anon": r["rss_anon"] / MB,
-                "file": r["rss_file"] / MB,
+                "peak": r["peak_rss"] / MiB,
+                "anon": r["rss_anon"] / MiB,
+                "file": r["rss_file"] / MiB,
                 "rate": r["windows_per_s"],
             }
     undropped = [
@@ -580,12 +580,12 @@ def run_memory(settings, sizes, root):
         "fresh child process; its consumer sums every batch's X and keeps the last "
         f"{sizes.retain} batches alive. One child per strategy and cache mode: single measurements, no spread.",
         "Warm: the collection's files are dropped from the page cache first, so that compare's warm-up reads "
-        "every file back the same way (4 MB reads): how pages entered the cache changes the file-backed memory of "
-        "the npy strategies (in trials on 4 files: 162 MB right after writing them, 113 MB after a drop and "
-        "`np.load`, 41 MB after a drop and 4 MB reads; see `benchmarks.disk.settle`).",
-        "MB = 2^20 bytes. Peak: the kernel's VmHWM of the child; anonymous and file-backed: RssAnon and RssFile at "
+        "every file back the same way (4 MiB reads): how pages entered the cache changes the file-backed memory of "
+        "the npy strategies (in trials on 4 files: 162 MiB right after writing them, 113 MiB after a drop and "
+        "`np.load`, 41 MiB after a drop and 4 MiB reads; see `benchmarks.disk.settle`).",
+        "MiB = 2^20 bytes. Peak: the kernel's VmHWM of the child; anonymous and file-backed: RssAnon and RssFile at "
         "the end, with the mux, its streams and the retained batches still alive; anonymous at start: before "
-        "streaming (the interpreter with numpy). MB read: `read_bytes` of the child's `/proc/self/io`.",
+        "streaming (the interpreter with numpy). MiB read: `read_bytes` of the child's `/proc/self/io`.",
         "windows/s here is the child's own single run (with the retained batches), not an alternating median: "
         "the table above is the speed comparison.",
     ]

@@ -17,7 +17,7 @@ from muxlab import fixtures
 
 from .disk import (
     BASELINE,
-    MB,
+    MiB,
     all_files,
     disk_sizes,
     load_arrays,
@@ -81,9 +81,9 @@ def measure(settings, sizes, strategy, k, n, root, arrays):
         "base_rate": median(rates[BASELINE]),
         "ratio": s,
         "windows": windows,
-        "anon": summary["rss_anon"] / MB,
-        "peak": summary["peak_rss"] / MB,
-        "file": summary["rss_file"] / MB,
+        "anon": summary["rss_anon"] / MiB,
+        "peak": summary["peak_rss"] / MiB,
+        "file": summary["rss_file"] / MiB,
         "compare_rate": summary["windows_per_s"],
     }
 
@@ -120,9 +120,9 @@ def run_disk_scaling(settings):
         "in-RAM windows/s",
         "ratio strategy/in-RAM",
         "spread strategy/in-RAM",
-        "anonymous at end MB",
-        "peak MB",
-        "file-backed MB",
+        "anonymous at end MiB",
+        "peak MiB",
+        "file-backed MiB",
     ]
     rows, chart = [], {"points": []}
     for strategy in sizes.scaling_strategies:
@@ -156,17 +156,17 @@ def run_disk_scaling(settings):
         f"`Preset('bench-files-N', items=N, rows=({sizes.files_rows:,},), features={sizes.files_features}, seed=1)`), "
         "removed afterwards.",
         "Every collection (demo included) is settled before its points: its files are dropped from the page cache "
-        "and read back in 4 MB reads, as `muxlab.compare` warms them. How pages entered the page cache changes "
-        "what `npy_mmap` maps per fault: in trials on 4 files, `npy_mmap` showed 162 MB file-backed right after "
-        "the files were written and 113 MB after a drop and `np.load` of each file, but 41 MB after a drop and "
-        "4 MB reads (or after a cold run, whose own faults read the pages in). Without settling, the files axis "
+        "and read back in 4 MiB reads, as `muxlab.compare` warms them. How pages entered the page cache changes "
+        "what `npy_mmap` maps per fault: in trials on 4 files, `npy_mmap` showed 162 MiB file-backed right after "
+        "the files were written and 113 MiB after a drop and `np.load` of each file, but 41 MiB after a drop and "
+        "4 MiB reads (or after a cold run, whose own faults read the pages in). Without settling, the files axis "
         "(fresh files) was not comparable with the demo points.",
         f"windows/s: as in the disk case (same consumer, same in-RAM baseline over the same items, warm page cache), "
         f"{sizes.scaling_rounds} alternating rounds, N calibrated per contender and point to about "
         f"{fmt(sizes.scaling_seconds)} s per timing.",
         f"Memory: one `muxlab.compare(strategies=[strategy], k, n, max_batches=..., retain={sizes.retain}, "
-        f"cache='warm')` child per point ({batches} windows); MB = 2^20 bytes; anonymous and file-backed at the end "
-        "of the run, peak = the kernel's VmHWM; the interpreter with numpy alone is about 17.5 MB anonymous.",
+        f"cache='warm')` child per point ({batches} windows); MiB = 2^20 bytes; anonymous and file-backed at the end "
+        "of the run, peak = the kernel's VmHWM; the interpreter with numpy alone is about 17.5 MiB anonymous.",
     ]
     return Section(
         "disk_scaling", "Disk scaling: windows/s and memory vs k, n and files", columns, rows, notes, [], chart

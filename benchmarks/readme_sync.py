@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from muxlab.units import MB
+from muxlab.units import MiB
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "README.md"
@@ -58,7 +58,7 @@ def workers_memory_table(csv_path):
     for strategy, g in df.groupby("strategy", sort=False):
         by_role = g.set_index("role")
         workers = g[g["role"].str.startswith("worker")]
-        mib = lambda b: f"{b / MB:.1f}"  # noqa: E731
+        mib = lambda b: f"{b / MiB:.1f}"  # noqa: E731
         rows.append(
             f"| `{strategy}` | {mib(by_role.loc['consumer', 'pss'])} | {mib(by_role.loc['worker 0', 'pss'])} "
             f"| {mib(by_role.loc['worker 1', 'pss'])} | {mib(g['pss'].sum())} | {mib((g['anon'] + g['file']).sum())} "

@@ -259,7 +259,7 @@ def disk_chart(sections, path):
             ax.plot(xs, cold, "k.", markersize=8, label="cold" if j == 0 else None)
         ax.set_xticks(range(len(names)))
         ax.set_xticklabels(names, rotation=20, ha="right", fontsize=8)
-        ax.set_ylabel("MB at end of run (peak: VmHWM)")
+        ax.set_ylabel("MiB at end of run (peak: VmHWM)")
         ax.set_title("Memory per strategy (muxlab.compare)")
         ax.set_ylim(0, ax.get_ylim()[1] * 1.3)  # room for the legend above the bars
         ax.legend(fontsize=8, loc="upper left", ncol=2)
@@ -289,7 +289,7 @@ def disk_chart(sections, path):
         top.set_ylabel("windows/s (median, log)")
         top.set_title(f"windows/s vs {axis}")
         low.set_ylim(bottom=0)
-        low.set_ylabel("MB (anonymous at end, peak)")
+        low.set_ylabel("MiB (anonymous at end, peak)")
         low.set_title(f"memory vs {axis}")
         top.legend(fontsize=7)
         low.legend(fontsize=7)

@@ -27,7 +27,7 @@ from .compare_params import CACHE_MODES, CompareParams
 from .comparison_child import PREFIX
 from .errors import DataError, DataWarning, MuxlabError, ParameterError, ParameterTypeError
 from .memory_probe import MemoryProbe
-from .units import MB
+from .units import MiB
 from .validation import check_int, check_positive_number
 
 _SUMMARY_COLUMNS = [
@@ -106,23 +106,23 @@ class Comparison:
         return out
 
     def table(self):
-        """The summary as a short text table in MB, for printing, then one line per strategy not run."""
+        """The summary as a short text table in MiB, for printing, then one line per strategy not run."""
         s = self.summary.copy()
         mb = ("peak_rss", "rss_anon", "rss_file", "uss", "rss_anon_start")
         for col in mb:
-            s[col] = (s[col] / MB).round(1)
-        s = s.rename(columns={c: f"{c} MB" for c in mb})
+            s[col] = (s[col] / MiB).round(1)
+        s = s.rename(columns={c: f"{c} MiB" for c in mb})
         s["windows_per_s"] = s["windows_per_s"].round(0).astype("Int64")
         s["read/window kB"] = (s["bytes_read_per_window"] / 1e3).round(1)
         s["major faults"] = s["major_faults"].astype("Int64")
-        cols = ["strategy", "windows_per_s", "peak_rss MB", "rss_anon MB", "rss_file MB", "uss MB", "rss_anon_start MB",
+        cols = ["strategy", "windows_per_s", "peak_rss MiB", "rss_anon MiB", "rss_file MiB", "uss MiB", "rss_anon_start MiB",
                 "read/window kB", "major faults"]
         if s["memory_limit"].notna().any():
-            s["group peak MB"] = (s["group_peak"] / MB).round(1)
+            s["group peak MiB"] = (s["group_peak"] / MiB).round(1)
             s["warm windows_per_s"] = s["warm_windows_per_s"].round(0).astype("Int64")
             s["warm read/window kB"] = (s["warm_bytes_read_per_window"] / 1e3).round(1)
             s["warm major faults"] = s["warm_major_faults"].astype("Int64")
-            cols = ["strategy", "windows_per_s", "read/window kB", "major faults", "peak_rss MB", "group peak MB",
+            cols = ["strategy", "windows_per_s", "read/window kB", "major faults", "peak_rss MiB", "group peak MiB",
                     "warm windows_per_s", "warm read/window kB", "warm major faults"]
         text = s[cols].to_string(index=False) if len(s) else "(no strategy ran)"
         if self.params.get("memory_limit"):

@@ -5,10 +5,7 @@ means a strategy, in every panel; memory kinds are told apart by shade and
 hatching, not by colour.
 """
 
-from .units import MB
-
-#: The charts' unit of memory (2**20 bytes), the same as :data:`muxlab.units.MB`.
-MiB = MB
+from .units import MiB
 
 #: Words for the memory columns of a comparison.
 MEMORY_LABELS = {

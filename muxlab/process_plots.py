@@ -4,7 +4,7 @@ Like :mod:`muxlab.plots`, these functions take a DataFrame and draw or
 format it; they never measure.
 """
 
-from .units import MB
+from .units import MiB
 
 
 def plot_process_memory(processes, fig=None):
@@ -28,11 +28,11 @@ def plot_process_memory(processes, fig=None):
     bottom = np.zeros(len(strategies))
     for role in roles:
         part = processes[processes["role"] == role].groupby("strategy")["pss"].sum()
-        heights = np.array([part.get(s, 0.0) for s in strategies]) / MB
+        heights = np.array([part.get(s, 0.0) for s in strategies]) / MiB
         left.bar(x, heights, bottom=bottom, label=role)
         bottom += heights
     left.set_xticks(x, strategies, rotation=20, ha="right")
-    left.set_ylabel("proportional set size (MB)")
+    left.set_ylabel("proportional set size (MiB)")
     left.set_title("memory per process (PSS, shared pages split)")
     left.legend(fontsize="small")
 
@@ -41,25 +41,25 @@ def plot_process_memory(processes, fig=None):
     sums = processes.groupby("strategy")[[k for k, _ in kinds]].sum()
     width = 0.8 / len(kinds)
     for i, (key, label) in enumerate(kinds):
-        right.bar(x + (i - (len(kinds) - 1) / 2) * width, [sums.loc[s, key] / MB for s in strategies], width,
+        right.bar(x + (i - (len(kinds) - 1) / 2) * width, [sums.loc[s, key] / MiB for s in strategies], width,
                   label=label)
     right.set_xticks(x, strategies, rotation=20, ha="right")
-    right.set_ylabel("MB, summed over the process tree")
+    right.set_ylabel("MiB, summed over the process tree")
     right.set_title("whole tree: what is counted twice, what is shared")
     right.legend(fontsize="small")
     return fig
 
 
 def process_table(processes):
-    """Per strategy, each process's memory and the tree's sum, in MB, as text.
+    """Per strategy, each process's memory and the tree's sum, in MiB, as text.
 
     >>> import pandas as pd
-    >>> df = pd.DataFrame([dict(strategy='s', role='consumer', pid=1, anon=MB, file=2 * MB, uss=MB, pss=MB,
-    ...                         peak=3 * MB)])
+    >>> df = pd.DataFrame([dict(strategy='s', role='consumer', pid=1, anon=MiB, file=2 * MiB, uss=MiB, pss=MiB,
+    ...                         peak=3 * MiB)])
     >>> print(process_table(df))
-    strategy     role  anon MB  file MB  uss MB  pss MB  peak MB
-           s consumer      1.0      2.0     1.0     1.0      3.0
-           s      sum      1.0      2.0     1.0     1.0      3.0
+    strategy     role  anon MiB  file MiB  uss MiB  pss MiB  peak MiB
+           s consumer       1.0       2.0      1.0      1.0       3.0
+           s      sum       1.0       2.0      1.0      1.0       3.0
     """
     import pandas as pd
 
@@ -71,5 +71,5 @@ def process_table(processes):
         parts += [rows, pd.DataFrame([total])]
     table = pd.concat(parts, ignore_index=True)
     for c in cols:
-        table[c] = (table[c] / MB).round(1)
-    return table.rename(columns={c: f"{c} MB" for c in cols}).to_string(index=False)
+        table[c] = (table[c] / MiB).round(1)
+    return table.rename(columns={c: f"{c} MiB" for c in cols}).to_string(index=False)

@@ -1,11 +1,16 @@
 """Units, colours and labels shared by the charts: the plots of a comparison and the live widgets.
 
->>> round(3 * MB / MB, 1), MEMORY_LABELS['rss_anon']
+Memory is shown in binary units, named as such: MiB (2**20 bytes), KiB (2**10).
+
+>>> round(3 * MiB / MiB, 1), MEMORY_LABELS['rss_anon']
 (3.0, 'anonymous')
 """
 
-#: Bytes in a mebibyte: every memory figure in a chart, a table or a status line is shown in these.
-MB = 2**20
+#: Bytes in a mebibyte: every memory figure in a chart, a table or a status line is shown in these, labelled MiB.
+MiB = 2**20
+
+#: Bytes in a kibibyte (labelled KiB).
+KiB = 2**10
 
 #: Per-stream bars: streams active now, and the others.
 ACTIVE_COLOR = "tab:orange"

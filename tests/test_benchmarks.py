@@ -17,7 +17,7 @@ from benchmarks.disk import disk_sizes  # noqa: E402
 from muxlab import fixtures, page_cache  # noqa: E402
 from muxlab.loaders import STRATEGIES  # noqa: E402
 
-MB = 2**20
+MiB = 2**20
 PAGE = 4096
 #: The quick run takes minutes on a loaded machine; the fixture (every case) is paid by the first test that uses it.
 QUICK_TIMEOUT = 600
@@ -71,20 +71,20 @@ def named_in_undropped_note(text):
 
 
 def storage_limits(strategy):
-    """``(files MB, MB a cold pass can fetch)`` for a strategy's files in the quick run's collection.
+    """``(files MiB, MiB a cold pass can fetch)`` for a strategy's files in the quick run's collection.
 
     Reads come in whole pages and never past the end of a file, so a pass fetches at most each
-    file's pages once (2 MB more allow for the process's own incidental reads, such as a lazy import).
+    file's pages once (2 MiB more allow for the process's own incidental reads, such as a lazy import).
     """
     root = fixtures.ensure(disk_sizes(timing.Settings.quick()).preset)
     files = page_cache.strategy_files(strategy, root)
     size = sum(os.path.getsize(f) for f in files)
     pages = sum(-(-os.path.getsize(f) // PAGE) * PAGE for f in files)
-    return size / MB, pages / MB + 2.0
+    return size / MiB, pages / MiB + 2.0
 
 
 def check_storage_reads(text, rows, column):
-    """MB read is a plausible amount, and the note names exactly the cold rows that read next to nothing."""
+    """MiB read is a plausible amount, and the note names exactly the cold rows that read next to nothing."""
     undropped = set()
     for r in rows:
         if r[column] == "n/a":
@@ -166,7 +166,7 @@ def test_disk_table_has_a_warm_and_a_cold_row_per_strategy(quick_run):
         lo, hi = spread(r["spread strategy/in-RAM"])
         assert lo <= number(r["ratio strategy/in-RAM"]) <= hi
         assert int(r["windows per timing"].replace(",", "")) >= 1
-    check_storage_reads(section_text(text, SECTION_TITLES["disk"]), rows, "MB read from storage per timing")
+    check_storage_reads(section_text(text, SECTION_TITLES["disk"]), rows, "MiB read from storage per timing")
 
     target = next(r for r in found["Targets"][1] if r["target"].startswith("npy_mmap warm vs in-RAM"))
     assert target["required"] == ">= 0.7" and target["PASS/MISS"] in {"PASS", "MISS"}
@@ -179,9 +179,9 @@ def test_disk_memory_table_has_mb_for_every_strategy_and_cache(quick_run):
     assert strategy_cache_rows(rows) == [(s, c) for s in STRATEGIES for c in ("warm", "cold")]
     for r in rows:
         assert RATE.match(r["windows/s"]), r
-        peak, anon, file_backed = number(r["peak MB"]), number(r["anonymous MB"]), number(r["file-backed MB"])
+        peak, anon, file_backed = number(r["peak MiB"]), number(r["anonymous MiB"]), number(r["file-backed MiB"])
         assert 0 < anon <= peak and file_backed > 0
-    check_storage_reads(section_text(text, SECTION_TITLES["disk_memory"]), rows, "MB read from storage")
+    check_storage_reads(section_text(text, SECTION_TITLES["disk_memory"]), rows, "MiB read from storage")
 
 
 @pytest.mark.timeout(QUICK_TIMEOUT)
@@ -198,8 +198,8 @@ def test_disk_scaling_table_covers_every_axis_value_for_both_strategies(quick_ru
     for r in rows:
         assert RATE.match(r["strategy windows/s"]) and RATE.match(r["in-RAM windows/s"]), r
         assert number(r["ratio strategy/in-RAM"]) > 0
-        assert 0 < number(r["anonymous at end MB"]) <= number(r["peak MB"])
-        assert number(r["file-backed MB"]) > 0
+        assert 0 < number(r["anonymous at end MiB"]) <= number(r["peak MiB"])
+        assert number(r["file-backed MiB"]) > 0
 
 
 @pytest.mark.timeout(120)

@@ -12,7 +12,7 @@ import psutil
 import pytest
 
 import muxlab
-from muxlab import fixtures
+from muxlab import fixtures, units
 from muxlab.errors import DataError, MuxlabError, ParameterError
 from muxlab.widgets import Explorer, MemoryDashboard, transports
 from muxlab.widgets.axes import nice_ceiling, sticky_limit
@@ -413,6 +413,91 @@ def test_y_limits_move_in_round_steps():
     assert sticky_limit(100, 130) == 200 and sticky_limit(100, 3) == 5
 
 
+def drawn_layout(charts):
+    """Draw ``charts`` once in full and return its renderer (for the extents of its texts)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(charts.figure)
+    canvas.draw()
+    return canvas.get_renderer()
+
+
+def check_time_panels_fit(charts, snap):
+    """The memory and throughput panels of ``charts``, drawn from ``snap``: units, and limits that fit the data."""
+    memory, rate = charts.axes["memory"], charts.axes["rate"]
+    assert memory.get_ylabel() == "MiB"
+    assert rate.get_ylabel() == "windows / s"
+    assert memory.get_xlabel() == rate.get_xlabel() == "seconds ago"
+    for ax, t in ((memory, snap.memory["t"]), (rate, snap.throughput["t"])):
+        age = snap.t - t.min()  # seconds of data shown
+        left, right = ax.get_xlim()
+        assert right == 0
+        # the axis holds all the data, and the data fills at least 1 / 1.6 of it (not 3 s on a 60 s axis)
+        assert max(age, 1.0) <= -left <= 1.6 * max(age, 1.0), (ax.get_title(loc="left"), age, left)
+    peak = snap.memory[["rss", "rss_anon", "rss_file"]].to_numpy().max() / units.MiB
+    assert 0 < peak <= memory.get_ylim()[1] <= 1.6 * peak, (peak, memory.get_ylim())
+    fastest = snap.throughput["windows_per_s"].max()
+    assert fastest <= rate.get_ylim()[1] <= 1.6 * max(fastest, 1.0), (fastest, rate.get_ylim())
+
+
+@pytest.mark.timeout(60)
+def test_live_chart_axes_fit_a_session_snapshot(tiny):
+    """Drawn from a running Session: y labels with units, time and memory axes scaled to the data shown."""
+    with muxlab.Session(tiny, k=4, lam=8, n=16, random_state=0, interval=0.05) as s:
+        s.start()
+        assert wait_until(lambda: len(s.snapshot().memory) >= 8, timeout=20)
+        s.pause()
+        snap = s.snapshot(last=61)
+    charts = LiveCharts(len(snap.names))
+    charts.update_from(snap)
+    check_time_panels_fit(charts, snap)
+    assert snap.t - snap.memory["t"].min() < 30  # a few seconds of data: the axis is not the 60 s window
+    assert -charts.axes["memory"].get_xlim()[0] < charts.window
+
+
+@pytest.mark.timeout(60)
+def test_live_chart_time_axis_grows_with_the_data_up_to_its_window():
+    import numpy as np
+    import pandas as pd
+
+    charts = LiveCharts(4)
+    spans = []
+    for seconds in (0.5, 3, 12, 40, 200):
+        t = np.linspace(100.0 - seconds, 100.0, 50)
+        memory = pd.DataFrame({"t": t, **{key: np.full(50, 210 * 2**20) for key in ("rss", "rss_anon", "rss_file")}})
+        throughput = pd.DataFrame({"t": t, "windows_per_s": np.full(50, 4000.0)})
+        charts.update([1, 2, 3, 4], [8, 8, 8, 8], [0], memory, throughput, 100.0)
+        spans.append(-charts.axes["memory"].get_xlim()[0])
+        shown = min(seconds, charts.window)
+        assert max(shown, 1.0) <= spans[-1] <= 1.6 * max(shown, 1.0), (seconds, spans[-1])
+        assert 210 <= charts.axes["memory"].get_ylim()[1] <= 1.6 * 210  # not 500 MiB for 210 MiB
+    assert spans == sorted(spans) and spans[-1] == charts.window
+
+
+@pytest.mark.timeout(60)
+def test_live_chart_texts_are_readable_and_apart():
+    """Fonts of at least 9 pt; the memory legend beside its title, not over it; no panel's texts in another's."""
+    import numpy as np
+    from matplotlib.text import Text
+
+    memory, throughput = fake_timelines(100.0)
+    charts = LiveCharts(8)
+    charts.update(np.arange(8), np.arange(8) * 16, [1, 2], memory, throughput, 100.0)
+    renderer = drawn_layout(charts)
+    texts = [t for t in charts.figure.findobj(Text) if t.get_text() and t.get_visible()]
+    assert texts and min(t.get_fontsize() for t in texts) >= 9, sorted((t.get_fontsize(), t.get_text()) for t in texts)
+    ax = charts.axes["memory"]
+    title = [t for t in ax.get_children() if isinstance(t, Text) and t.get_text() == ax.get_title(loc="left")]
+    assert len(title) == 1 and title[0].get_text() == "memory"
+    legend = charts.legend.get_window_extent(renderer)
+    assert not title[0].get_window_extent(renderer).overlaps(legend)
+    assert legend.x1 <= charts.figure.bbox.x1  # inside the figure
+    boxes = [a.get_tightbbox(renderer) for a in charts.axes.values()]
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert not a.overlaps(b), (a, b)
+
+
 @needs_ipympl
 @pytest.mark.timeout(60)
 def test_ipympl_charts_draw_when_the_front_end_asks(wait_until, make_explorer):
@@ -452,13 +537,14 @@ def test_auto_charts_follow_the_matplotlib_backend(make_explorer, monkeypatch):
 
 
 def test_megabytes_are_defined_once():
-    """MB lives in muxlab.units; charts, plots and widgets import it."""
+    """MiB lives in muxlab.units; charts, plots and widgets import it, and no module names it MB."""
     from pathlib import Path
 
     package = Path(muxlab.__file__).parent
     defined = [p.relative_to(package).as_posix() for p in package.rglob("*.py")
-               if re.search(r"^MB\s*=", p.read_text(), re.M)]
+               if re.search(r"^(MiB|MB)\s*=", p.read_text(), re.M)]
     assert defined == ["units.py"]
+    assert not hasattr(units, "MB")
 
 
 # --------------------------------------------------------------------------- MemoryDashboard

@@ -15,7 +15,7 @@ from .. import fixtures, loaders
 from ..compare_params import CACHE_MODES, CompareParams
 from ..comparison import check_runnable, compare
 from ..errors import MuxlabError, ParameterError
-from ..units import MB
+from ..units import MiB
 
 __all__ = ["MemoryDashboard"]
 
@@ -24,12 +24,12 @@ __all__ = ["MemoryDashboard"]
 TABLE_COLUMNS = (
     ("strategy", "strategy", None),
     ("windows_per_s", "windows / s", 1),
-    ("peak_rss", "peak RSS (MB)", MB),
-    ("rss_anon", "anonymous (MB)", MB),
-    ("rss_file", "file-backed (MB)", MB),
-    ("uss", "USS (MB)", MB),
-    ("rss_anon_start", "anonymous at start (MB)", MB),
-    ("bytes_read", "read from storage (MB)", MB),
+    ("peak_rss", "peak RSS (MiB)", MiB),
+    ("rss_anon", "anonymous (MiB)", MiB),
+    ("rss_file", "file-backed (MiB)", MiB),
+    ("uss", "USS (MiB)", MiB),
+    ("rss_anon_start", "anonymous at start (MiB)", MiB),
+    ("bytes_read", "read from storage (MiB)", MiB),
 )
 
 
@@ -38,7 +38,7 @@ class _Cancelled(Exception):
 
 
 def summary_html(summary):
-    """The comparison's summary as an HTML table, memory in MB.
+    """The comparison's summary as an HTML table, memory in MiB.
 
     >>> import pandas as pd
     >>> html = summary_html(pd.DataFrame({'strategy': ['npz'], 'windows_per_s': [1234.5], 'peak_rss': [2**21]}))

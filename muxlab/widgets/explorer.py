@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import MuxlabError, ParameterError
 from ..session import Session
-from ..units import MB
+from ..units import MiB
 from ..validation import check_choice, check_positive_number
 from .controls import control_panel, int_slider, log_slider, menu, run_button, set_running, widen
 from .live_charts import LiveCharts
@@ -325,8 +325,8 @@ class Explorer:
                  "running" if snap.running else "paused"]
         if len(snap.memory):
             m = snap.memory.iloc[-1]
-            parts.insert(2, f"RSS {m['rss'] / MB:,.0f} MB (anonymous {m['rss_anon'] / MB:,.0f}, "
-                            f"file-backed {m['rss_file'] / MB:,.0f})")
+            parts.insert(2, f"RSS {m['rss'] / MiB:,.0f} MiB (anonymous {m['rss_anon'] / MiB:,.0f}, "
+                            f"file-backed {m['rss_file'] / MiB:,.0f})")
         self._outputs["info"].value = " &middot; ".join(parts)
         self._target.show(lambda charts: charts.update_from(snap))
 

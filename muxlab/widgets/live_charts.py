@@ -6,7 +6,9 @@ share of the time the stream thread needs. So the panels are drawn by
 blitting: the axes, ticks and labels are drawn once into a background, and
 each frame restores it and draws only the bars and lines (a few ms). The
 background is redrawn only when an axis limit changes, and limits move in
-steps (1, 2, 5 x 10^k, :mod:`muxlab.widgets.axes`) so that happens rarely.
+round steps (:mod:`muxlab.widgets.axes`) so that happens rarely. The time axes
+span the data shown (up to ``window`` seconds), and the memory and throughput
+axes end just above their data.
 How a frame reaches the page is :mod:`muxlab.widgets.transports`.
 """
 
@@ -14,8 +16,14 @@ import threading
 
 import numpy as np
 
-from ..units import ACTIVE_COLOR, IDLE_COLOR, MB, MEMORY_COLORS, MEMORY_LABELS, THROUGHPUT_COLOR, THROUGHPUT_LABEL
-from .axes import sticky_limit
+from ..units import ACTIVE_COLOR, IDLE_COLOR, MEMORY_COLORS, MEMORY_LABELS, THROUGHPUT_COLOR, THROUGHPUT_LABEL, MiB
+from .axes import COARSE_STEPS, FINE_STEPS, sticky_limit
+
+#: Font sizes in points (at the default 72 dpi, a point is a pixel): titles, axis labels, ticks and legend.
+FONT_SIZES = {"title": 12, "label": 11, "ticks": 10, "legend": 10}
+
+#: The memory and throughput panels, whose x axis is time.
+TIME_PANELS = ("memory", "rate")
 
 
 class LiveCharts:
@@ -40,15 +48,15 @@ class LiveCharts:
         self.lock = threading.RLock()
         self.figure = Figure(figsize=figsize, dpi=dpi)
         self.full_draws = 0  # frames whose background was drawn in full
-        self.panel_draws = 0  # panels drawn again because their y-limit changed
+        self.panel_draws = 0  # panels drawn again because their limits changed
         self.frames = 0
         self._background = None
         self._size = None
         self._regions = None
-        self._drawn_tops = {}
-        self._tops = {}
+        self._drawn_limits = {}
+        self._limits = {}  # panel -> (x span in seconds or None, y top)
         fig = self.figure
-        fig.subplots_adjust(left=0.08, right=0.98, top=0.93, bottom=0.09, hspace=0.5, wspace=0.25)
+        fig.subplots_adjust(left=0.085, right=0.985, top=0.935, bottom=0.1, hspace=0.55, wspace=0.22)
         (ax_act, ax_samp), (ax_mem, ax_rate) = fig.subplots(2, 2)
         self.axes = {"activations": ax_act, "samples": ax_samp, "memory": ax_mem, "rate": ax_rate}
         # One PolyCollection per bar chart: a frame draws all bars in one call.
@@ -56,9 +64,9 @@ class LiveCharts:
         self._verts = {}
         self._colors = to_rgba_array([IDLE_COLOR, ACTIVE_COLOR])
         self.bars = {}
-        for key, ax, title in (
-            ("activations", ax_act, "activations per stream (orange: active now)"),
-            ("samples", ax_samp, "samples per stream"),
+        for key, ax, title, ylabel in (
+            ("activations", ax_act, "activations per stream (orange: active now)", "activations"),
+            ("samples", ax_samp, "samples per stream", "windows"),
         ):
             verts = np.zeros((n_streams, 4, 2))
             verts[:, 0:2, 0] = (x - 0.4)[:, None]
@@ -67,45 +75,63 @@ class LiveCharts:
             bars = PolyCollection(verts, facecolors=self._colors[:1], edgecolors="none", linewidths=0)
             ax.add_collection(bars, autolim=False)
             self.bars[key] = bars
-            ax.set_title(title, fontsize="medium")
+            ax.set_title(title, fontsize=FONT_SIZES["title"])
             ax.set_xlim(-0.6, n_streams - 0.4)
-            ax.set_xlabel("stream", fontsize="small")
-            ax.tick_params(labelsize="small")
+            ax.set_xlabel("stream", fontsize=FONT_SIZES["label"])
+            ax.set_ylabel(ylabel, fontsize=FONT_SIZES["label"])
         for ax in (ax_mem, ax_rate):
-            ax.set_xlim(-self.window, 0)
-            ax.set_xlabel("seconds ago", fontsize="small")
-            ax.tick_params(labelsize="small")
+            ax.set_xlabel("seconds ago", fontsize=FONT_SIZES["label"])
             ax.grid(alpha=0.3)
+        for ax in self.axes.values():
+            ax.tick_params(labelsize=FONT_SIZES["ticks"])
         self.lines = {
             key: ax_mem.plot([], [], color=MEMORY_COLORS[key], label=MEMORY_LABELS[key])[0]
             for key in ("rss", "rss_anon", "rss_file")
         }
         self.lines["rate"] = ax_rate.plot([], [], color=THROUGHPUT_COLOR)[0]
-        ax_rate.set_title(f"throughput ({THROUGHPUT_LABEL})", fontsize="medium")
-        # Above the panel, beside its title, so the lines never cover it and it stays in the static
-        # background (text is the slow part of a draw). Made before the lines are set animated: a
-        # legend copies its handles' properties, 'animated' included.
-        ax_mem.set_title("resident memory (MB)", fontsize="medium", loc="left")
-        self.legend = ax_mem.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize="x-small", ncols=3,
-                                    frameon=False, borderaxespad=0.1, handlelength=1.2, columnspacing=0.8)
+        ax_rate.set_title("throughput", fontsize=FONT_SIZES["title"])
+        ax_rate.set_ylabel(THROUGHPUT_LABEL, fontsize=FONT_SIZES["label"])
+        ax_mem.set_ylabel("MiB", fontsize=FONT_SIZES["label"])
+        # The legend sits above the panel, right of its left-aligned title, so the lines never cover
+        # it and it stays in the static background (text is the slow part of a draw). It is made
+        # before the lines are set animated: a legend copies its handles' properties, 'animated' included.
+        ax_mem.set_title("memory", fontsize=FONT_SIZES["title"], loc="left")
+        self.legend = ax_mem.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=FONT_SIZES["legend"],
+                                    ncols=3, frameon=False, borderaxespad=0.1, handlelength=1.2, columnspacing=0.8,
+                                    handletextpad=0.4)
         for key in ("activations", "samples", "rate"):
             self.axes[key].yaxis.set_major_formatter(EngFormatter(sep=""))
         for bars in self.bars.values():
             bars.set_animated(True)
         for line in self.lines.values():
             line.set_animated(True)
-        for key in ("activations", "samples", "memory", "rate"):
-            self._set_top(key, 1)
+        for key in self.axes:
+            self._set_limits(key, 1, 0 if key in TIME_PANELS else None)
         self._eraser = Rectangle((0, 0), 1, 1, transform=IdentityTransform(), facecolor=fig.get_facecolor(),
                                  edgecolor="none", linewidth=0)
         self._eraser.set_figure(fig)
 
     # -- data -------------------------------------------------------------------
-    def _set_top(self, key, value):
-        top = sticky_limit(self._tops.get(key), value)
-        if top != self._tops.get(key):
-            self._tops[key] = top
+    def _set_limits(self, key, value, age=None):
+        """Fit panel ``key``'s y axis to ``value`` (its largest datum) and, for a time panel, its x axis to ``age``.
+
+        ``age``: seconds from the oldest point shown to now. Limits move in
+        round steps and only when the data leaves them (see
+        :func:`muxlab.widgets.axes.sticky_limit`): counts in coarse steps,
+        memory and throughput in fine ones (a new top is at most 1.575 times
+        the data; it moves down when the data falls below half of it); the time axis spans the data shown, at most :attr:`window`.
+        """
+        span, top = self._limits.get(key, (None, None))
+        if key in TIME_PANELS:
+            top = sticky_limit(top, value, shrink=2, steps=FINE_STEPS)
+            span = min(sticky_limit(span, max(age, 1.0), steps=FINE_STEPS), self.window)
+        else:
+            top = sticky_limit(top, value, steps=COARSE_STEPS)
+        if (span, top) != self._limits.get(key):
+            self._limits[key] = (span, top)
             self.axes[key].set_ylim(0, top)
+            if span is not None:
+                self.axes[key].set_xlim(-span, 0)
 
     def update(self, activations, samples, active, memory, throughput, now):
         """Move the artists to new data.
@@ -114,7 +140,8 @@ class LiveCharts:
         stream indices of the active slots; ``memory``: columns ``t``
         (seconds, same clock as ``now``), ``rss``, ``rss_anon``, ``rss_file``
         (bytes); ``throughput``: columns ``t`` and ``windows_per_s`` (a
-        DataFrame or a dict of arrays each).
+        DataFrame or a dict of arrays each). The time axes show at most the
+        last :attr:`window` seconds.
         """
         is_active = np.zeros(self.n_streams, dtype=bool)
         if len(active):
@@ -124,22 +151,23 @@ class LiveCharts:
             verts[:, 1:3, 1] = np.asarray(heights, dtype=float)[:, None]
             self.bars[key].set_verts(verts)
         self.bars["activations"].set_facecolor(self._colors[is_active.astype(np.intp)])
-        self._set_top("activations", max(np.max(activations, initial=0), 1))
-        self._set_top("samples", max(np.max(samples, initial=0), 1))
+        self._set_limits("activations", max(np.max(activations, initial=0), 1))
+        self._set_limits("samples", max(np.max(samples, initial=0), 1))
         t = np.asarray(memory["t"], dtype=float) - now
-        keep = t >= -self.window - 1
+        keep = t >= -self.window - 1  # one more second, so the line reaches the left edge
         peak_mem = 1.0
         for key in ("rss", "rss_anon", "rss_file"):
-            values = np.asarray(memory[key], dtype=float)[keep] / MB
+            values = np.asarray(memory[key], dtype=float)[keep] / MiB
             self.lines[key].set_data(t[keep], values)
             if values.size:
                 peak_mem = max(peak_mem, float(np.nanmax(values, initial=0)))
+        self._set_limits("memory", peak_mem, -float(t[keep].min()) if keep.any() else 0.0)
         t = np.asarray(throughput["t"], dtype=float) - now
-        keep = t >= -self.window - 1
+        keep = t >= -self.window - 1  # one more second, so the line reaches the left edge
         rate = np.asarray(throughput["windows_per_s"], dtype=float)[keep]
         self.lines["rate"].set_data(t[keep], rate)
-        self._set_top("memory", peak_mem)
-        self._set_top("rate", max(float(np.nanmax(rate, initial=0)), 1) if rate.size else 1)
+        self._set_limits("rate", max(float(np.nanmax(rate, initial=0)), 1) if rate.size else 1,
+                         -float(t[keep].min()) if keep.any() else 0.0)
 
     def update_from(self, snapshot):
         """Move the artists to what a :class:`muxlab.Snapshot` holds."""
@@ -149,6 +177,11 @@ class LiveCharts:
     def heights(self, key):
         """The heights of the bars of ``key`` (``'activations'`` or ``'samples'``) as drawn now."""
         return self._verts[key][:, 1, 1].copy()
+
+    def limits(self, key):
+        """``(xlim, ylim)`` of panel ``key`` (``'activations'``, ``'samples'``, ``'memory'`` or ``'rate'``) now."""
+        ax = self.axes[key]
+        return ax.get_xlim(), ax.get_ylim()
 
     # -- drawing ----------------------------------------------------------------
     def _quadrants(self, renderer):
@@ -179,20 +212,20 @@ class LiveCharts:
         """Draw the frame on ``canvas`` (an Agg canvas) by blitting over the cached background.
 
         The background is drawn in full the first time and when the canvas
-        changes size; when a panel's y-limit changes, only that panel's
+        changes size; when a panel's limits change, only that panel's
         quarter of the figure is erased and drawn again.
         """
         from matplotlib.backends.backend_agg import FigureCanvasAgg
 
         size = canvas.get_width_height(physical=True)
-        changed = [key for key, top in self._tops.items() if self._drawn_tops.get(key) != top]
+        changed = [key for key, lim in self._limits.items() if self._drawn_limits.get(key) != lim]
         if self._background is None or size != self._size or (changed and self._regions is None):
             FigureCanvasAgg.draw(canvas)  # the static layer: animated artists are skipped
             renderer = canvas.get_renderer()
             self._regions = self._quadrants(renderer)
             self._background = canvas.copy_from_bbox(self.figure.bbox)
             self._size = size
-            self._drawn_tops = dict(self._tops)
+            self._drawn_limits = dict(self._limits)
             self.full_draws += 1
         else:
             canvas.restore_region(self._background)
@@ -202,7 +235,7 @@ class LiveCharts:
                     self._eraser.set_bounds(*self._regions[key].bounds)
                     self._eraser.draw(renderer)
                     self.axes[key].draw(renderer)
-                    self._drawn_tops[key] = self._tops[key]
+                    self._drawn_limits[key] = self._limits[key]
                 self._background = canvas.copy_from_bbox(self.figure.bbox)
                 self.panel_draws += len(changed)
         for bars in self.bars.values():
