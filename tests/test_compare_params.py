@@ -28,8 +28,8 @@ IDS = [next(iter(kwargs)) + "=" + repr(next(iter(kwargs.values()))) for kwargs, 
 
 
 @pytest.mark.parametrize("kwargs, flags, error, message", BAD, ids=IDS)
-def test_a_bad_parameter_gets_the_same_error_from_compare_the_dashboard_and_the_cli(tiny, capsys, kwargs, flags, error,
-                                                                                  message):
+def test_a_bad_parameter_gets_the_same_error_from_compare_the_dashboard_and_the_cli(tiny, tmp_path, capsys, kwargs, flags,
+                                                                                  error, message):
     with pytest.raises(error, match=message) as err:
         muxlab.compare(tiny, **kwargs)
     assert str(err.value).startswith("compare: ")
@@ -40,7 +40,7 @@ def test_a_bad_parameter_gets_the_same_error_from_compare_the_dashboard_and_the_
         return
     capsys.readouterr()
     try:
-        code = main(["compare", str(tiny), "--quiet", "--out", "unused", *flags])
+        code = main(["compare", str(tiny), "--quiet", "--out", str(tmp_path / "out"), *flags])
     except SystemExit as exc:  # argparse's exit on a bad flag
         code = exc.code
     stderr = capsys.readouterr().err
