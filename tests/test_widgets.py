@@ -441,7 +441,7 @@ def check_time_panels_fit(charts, snap):
 
 
 @pytest.mark.timeout(60)
-def test_live_chart_axes_fit_a_session_snapshot(tiny):
+def test_live_chart_axes_fit_a_session_snapshot(tiny, wait_until):
     """Drawn from a running Session: y labels with units, time and memory axes scaled to the data shown."""
     with muxlab.Session(tiny, k=4, lam=8, n=16, random_state=0, interval=0.05) as s:
         s.start()
