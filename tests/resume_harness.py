@@ -85,12 +85,12 @@ def reference(make, max_iter=None, changes=None):
 
 
 def checkpoints(n_items, retired, changes):
-    """The item numbers to checkpoint at: start, mid-activation, right at a retirement, after a change, the end."""
+    """The item numbers to checkpoint at: start, mid-activation, right at a retirement, right at and after a change, the end."""
     points = {0, 1, n_items // 2, max(n_items - 1, 0), n_items}
     for r in retired[:2] + retired[len(retired) // 2 : len(retired) // 2 + 1]:
         points |= {r, r + 1}
     for c in changes:
-        points |= {c + 1, c + 2}
+        points |= {c, c + 1, c + 2}  # c: the change is made after iterate(state=...), before the first item
     return sorted(p for p in points if 0 <= p <= n_items)
 
 

@@ -520,6 +520,24 @@ def test_later_passes_draw_as_an_uninterrupted_runs_would(kind, source):
         assert counters(again) == counters(reference)
 
 
+@pytest.mark.parametrize("change", ["lam", "k", "weights"])
+def test_a_change_between_iterate_state_and_the_first_item_applies(change):
+    def make():
+        return StochasticMux(finite([1, 5, 3]), 1, None, random_state=0)
+
+    apply = {
+        "lam": lambda m: setattr(m, "lam", 1.0),
+        "k": lambda m: setattr(m, "k", 3),
+        "weights": lambda m: setattr(m, "weights", [0.1, 0.1, 0.8]),
+    }[change]
+    changes = {3: apply}
+    items, final, _ = reference(make, 40, changes)
+    before, state = save(make, 3, 40, changes)
+    after, got, live = load(make, state, 3, changes)
+    assert same_items(before + after, items)
+    assert got == final
+
+
 def test_a_seed_sequence_that_spawned_more_than_the_checkpoint_is_refused():
     from muxlab import StateMismatchError
 

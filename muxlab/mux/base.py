@@ -177,6 +177,9 @@ class BaseMux(Streamer):
             self._load_mux_state(state["mux"])
             pass_state = state["pass"]
         p, gen = self._start(max_iter, pass_state)
+        if pass_state is not None:
+            # Live values as restored: a change made before the pass's first item is applied when it starts.
+            p.live_at_restore = self._live_state()
         return PassIterator(self, p, gen)
 
     def _start(self, max_iter, state):
@@ -223,6 +226,8 @@ class BaseMux(Streamer):
             rng = getattr(p, "rng", None)
             if rng is not None:
                 self.random_source.seed_pass(rng)
+        elif getattr(p, "live_at_restore", None) is not None and self._live_state() != p.live_at_restore:
+            p.request_changes()  # k, lam or weights changed between iterate(state=...) and the first item
         p.started = True
         self.passes.add(p)
         try:
