@@ -143,6 +143,46 @@ def test_workers_stream_disjoint_shards_and_an_exhaustive_pass_yields_every_item
 
 
 @pytest.mark.timeout(60)
+def test_max_iter_counts_the_items_of_every_worker_together():
+    for workers in (1, 2, 3):
+        mux = Mux([Streamer(endless, i) for i in range(6)], k=3, lam=4, random_state=2)
+        assert len(list(background(mux, workers=workers).iterate(7))) == 7
+
+
+@pytest.mark.timeout(60)
+def test_each_worker_draws_from_its_own_seed():
+    # Two shards of the same shape (streams {0, 2} and {1, 3}): with one seed they would pick alike.
+    mux = Mux([Streamer(endless, i) for i in range(4)], k=2, lam=3, random_state=5)
+    got = list(background(mux, workers=2).iterate(400))
+    picks = [[label // 2 for label in got if label % 2 == w][:150] for w in (0, 1)]
+    assert len(picks[0]) == len(picks[1]) == 150 and picks[0] != picks[1]
+
+
+def test_unlink_prefix_removes_the_blocks_of_one_run_only():
+    prefix = f"muxlab-{os.getpid()}-test-{os.urandom(3).hex()}-"
+    ours, theirs = muxlab.transport.BlockPool(prefix + "w0-", 4), muxlab.transport.BlockPool(prefix + "x", 4)
+    try:
+        for pool in (ours, theirs):
+            pool.get(10)
+            pool.get(10)
+        assert muxlab.transport.unlink_prefix(prefix + "w") == 2
+        left = sorted(name for name in os.listdir("/dev/shm") if name.startswith(prefix))
+        assert left == [prefix + "x0", prefix + "x1"]
+    finally:
+        for pool in (ours, theirs):
+            for block in pool.blocks.values():
+                block.map.close()
+        muxlab.transport.unlink_prefix(prefix)
+    assert not [name for name in os.listdir("/dev/shm") if name.startswith(prefix)]
+
+
+def test_a_shuffled_mux_shard_keeps_its_streams_relative_weights():
+    mux = ShuffledMux([Streamer(endless, i) for i in range(4)], weights=[1, 0, 3, 0], random_state=0)
+    part = muxlab.shards.shard(mux, 0, 2, seed=1)
+    np.testing.assert_allclose(part.weights, [0.25, 0.75])
+
+
+@pytest.mark.timeout(60)
 def test_no_stream_is_active_in_two_workers_and_seeds_repeat():
     mux = Mux([Streamer(endless, i) for i in range(8)], k=4, lam=3, random_state=5)
     first = list(background(mux, workers=2).iterate(400))

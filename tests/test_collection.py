@@ -164,6 +164,17 @@ def test_items_shorter_than_n_are_left_out_with_one_warning(tmp_path):
         streams("npz", c, 65)
 
 
+def test_an_item_of_exactly_n_rows_is_usable_and_not_skipped(tmp_path):
+    write_songs(tmp_path / "c", rows=(16, 15, 17))
+    c = Collection.scan(tmp_path / "c", keys=("features", "labels"))
+    assert [i.name for i in c.skipped(16)] == ["song1"]
+    assert [i.name for i in c.usable(16)] == ["song0", "song2"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        made = streams("npz_copy", c, 16)
+    assert len(made) == 2 and "left out 1 of 3 items" in str(caught[0].message)
+
+
 # --------------------------------------------------------------------------- bad files
 
 
@@ -295,6 +306,66 @@ def test_a_manifest_folder_is_a_collection(tmp_path):
         Collection.scan(tiny, keys=("features",))
 
 
+def test_a_rewritten_manifest_is_read_again(tmp_path):
+    import json
+    import shutil
+
+    folder = tmp_path / "tiny"
+    shutil.copytree(muxlab.fixtures.ensure("tiny"), folder)
+    assert len(Collection.scan(folder)) == 8
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["items"] = manifest["items"][:3]
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    assert [i.rows for i in Collection.scan(folder)] == [300, 40, 128]
+
+
+def test_keys_must_be_distinct_and_held(tmp_path):
+    write_songs(tmp_path / "c", rows=(20,))
+    with pytest.raises(ParameterError, match="distinct"):
+        Collection.scan(tmp_path / "c", keys=("features", "features"))
+    c = Collection.scan(tmp_path / "c", keys=("features", "labels"))
+    assert c.with_keys(("labels",)).keys == ("labels",)
+    with pytest.raises(ParameterError, match=r"\['nope'\], which this collection does not hold"):
+        c.with_keys(("labels", "nope"))
+
+
+def test_the_two_layouts_of_an_item_must_hold_the_same_arrays(tmp_path):
+    write_songs(tmp_path / "a", rows=(50,))
+    f, y = song(40, 0)
+    np.save(tmp_path / "a" / "song0.features.npy", f[:, :3])
+    np.save(tmp_path / "a" / "song0.labels.npy", y)
+    with pytest.raises(DataError, match="expected the same array in both layouts"):
+        Collection.scan(tmp_path / "a", keys=("features", "labels"))
+    (tmp_path / "b").mkdir()
+    np.save(tmp_path / "b" / "song0.features.npy", f)
+    np.save(tmp_path / "b" / "song0.labels.npy", y)
+    a = Collection.scan(tmp_path / "a" / "song0.npz", keys=("features", "labels"))
+    b = Collection.scan(tmp_path / "b", keys=("features", "labels"))
+    with pytest.raises(DataError, match="has 50 rows in .* but 40 in .*expected the same item in both layouts"):
+        a.add_layouts(b)
+
+
+def test_non_ascii_keys_are_read_from_their_utf8_member_names(tmp_path):
+    f, y = song(30, 1)
+    np.savez(tmp_path / "s.npz", **{"fréquences": f, "étiquettes": y})
+    c = Collection.scan(tmp_path / "s.npz", keys=("fréquences", "étiquettes"))
+    assert c[0].rows == 30 and c[0].arrays["fréquences"].shape == (30, 4)
+
+
+def test_an_encrypted_member_is_refused(tmp_path):
+    write_songs(tmp_path / "c", rows=(20,), compressed=False)
+    path = tmp_path / "c" / "song0.npz"
+    data = bytearray(path.read_bytes())
+    for signature, flags_at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):  # local and central headers
+        at = data.find(signature)
+        while at >= 0:
+            data[at + flags_at] |= 0x1
+            at = data.find(signature, at + 4)
+    path.write_bytes(bytes(data))
+    with pytest.raises(DataError, match="'features' is encrypted"):
+        Collection.scan(path, keys=("features", "labels"))
+
+
 def test_bad_arguments_are_named():
     with pytest.raises(ParameterError, match="keys=()"):
         Collection.scan(".", keys=())
@@ -333,6 +404,36 @@ def test_header_reader_agrees_with_numpy_on_zip64_and_long_headers(tmp_path):
     assert found["Y"].dtype == wide.dtype
     data = np.load(path)
     assert found["X"].offset == len(io.BytesIO(zipfile.ZipFile(path).read("X.npy")).getvalue()) - data["X"].nbytes
+
+
+def test_zip64_sizes_and_offsets_in_the_central_directory_are_read(tmp_path):
+    """Members past 4 GB keep their sizes and offsets in a zip64 extra field; rewrite a small archive that way."""
+    import struct
+
+    central, eocd = struct.Struct("<4s6H3I5HII"), struct.Struct("<4sHHHHIIH")
+    plain = tmp_path / "plain.npz"
+    np.savez(plain, X=np.arange(12.0).reshape(6, 2), Y=np.arange(6))
+    data = plain.read_bytes()
+    end = data.rfind(b"PK\x05\x06")
+    fields = list(eocd.unpack_from(data, end))
+    pos, entries = fields[6], []
+    for _ in range(fields[4]):
+        f = list(central.unpack_from(data, pos))
+        name_len, extra_len, comment_len = f[10], f[11], f[12]
+        name = data[pos + central.size : pos + central.size + name_len]
+        extra = struct.pack("<HHQQQ", 1, 24, f[9], f[8], f[16])  # usize, csize, offset
+        f[8] = f[9] = f[16] = 0xFFFFFFFF
+        f[11] = len(extra)
+        entries.append(central.pack(*f) + name + extra)
+        pos += central.size + name_len + extra_len + comment_len
+    directory = b"".join(entries)
+    fields[5] = len(directory)
+    path = tmp_path / "zip64.npz"
+    path.write_bytes(data[: fields[6]] + directory + eocd.pack(*fields))
+    with np.load(path) as loaded:  # a valid archive: numpy reads it
+        np.testing.assert_array_equal(loaded["X"], np.arange(12.0).reshape(6, 2))
+    assert npy_headers.read_npz_headers(path, ("X", "Y")) == npy_headers.read_npz_headers(plain, ("X", "Y"))
+    assert [i.rows for i in Collection.scan(path)] == [6]
 
 
 # --------------------------------------------------------------------------- scan rate

@@ -339,6 +339,8 @@ def bad_npz(tmp_path, case):
         return write_npz(path, X=X), "no array 'Y'"
     if case == "mismatch":
         return write_npz(path, X=X, Y=Y[:49]), "'X' has 50 rows but 'Y' has 49"
+    if case == "longer_y":
+        return write_npz(path, X=X, Y=np.concatenate([Y, Y[:1]])), "'X' has 50 rows but 'Y' has 51"
     if case == "object":
         return write_npz(path, X=X.astype(object), Y=Y), "dtype object"
     if case == "truncated_member":
@@ -365,6 +367,7 @@ NPZ_CASES = [
     "no_x",
     "no_y",
     "mismatch",
+    "longer_y",
     "object",
     "truncated_member",
     "not_npy_member",

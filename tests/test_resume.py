@@ -64,6 +64,42 @@ def test_live_changes_are_part_of_the_state():
     assert len(mux.stats.active) == 1
 
 
+@pytest.mark.parametrize("at", sorted(CHANGES["mux-k-lam"]))
+def test_a_state_taken_between_a_live_change_and_the_next_item_resumes_exactly(at):
+    make, changes, max_iter = CASES["mux-k-lam"], CHANGES["mux-k-lam"], MAX_ITER["mux-k-lam"]
+    items, final, _ = reference(make, max_iter, changes)
+    mux = make()
+    it = mux.iterate(max_iter=max_iter)
+    before = []
+    for i in range(at):
+        if i in changes:
+            changes[i](mux)
+        before.append(next(it))
+    changes[at](mux)  # the pass applies it before its next item: the state must carry it as pending
+    state = json.dumps(it.state_dict())
+    after, got, _ = load(make, state, at, {i: c for i, c in changes.items() if i != at})
+    assert same_items(before + after, items) and got == final
+
+
+def test_counters_and_flags_round_trip_at_every_width_and_length():
+    from muxlab.state import decode_bits, decode_ints, encode_bits, encode_ints
+
+    values = [0, -1, 127, -128, 128, -129, 32767, -32769, 2**31, -(2**31) - 1, 2**40, -(2**40)]
+    for end in range(1, len(values) + 1):
+        assert decode_ints(encode_ints(values[:end]), end).tolist() == values[:end]
+    with pytest.raises(StateMismatchError, match="has 3 entries; this mux has 4 streams"):
+        decode_ints(encode_ints([1, 2, 3]), 4)
+    for n in (1, 7, 8, 9, 13):
+        flags = bytearray((i * 5) % 3 == 0 for i in range(n))
+        assert decode_bits(encode_bits(flags), n).tolist() == [bool(f) for f in flags]
+
+
+def test_a_mux_of_muxes_resumes_exactly_after_its_k_was_lowered_and_raised():
+    # A slot closed by lowering k must take its activation with it: the inner passes left must be the ones saved.
+    changes = {20: lambda m: setattr(m, "k", 1), 60: lambda m: setattr(m, "k", 3)}
+    run_test_save_load_state(CASES["nested"], max_iter=MAX_ITER["nested"], changes=changes)
+
+
 def test_load_state_dict_applies_to_the_next_iter():
     make = CASES["stochastic-weights"]
     items, final, _ = reference(make, 150)

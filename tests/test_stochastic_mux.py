@@ -455,3 +455,13 @@ def test_counters_off_leaves_counts_at_zero_but_active_works():
     it.close()
     same = StochasticMux(endless_streams(6), 3, 4, random_state=0)
     assert list(mux(max_iter=200)) == list(same(max_iter=200))
+
+
+def test_single_active_keeps_k_slots_when_most_weight_is_on_a_stream_in_use():
+    # Almost every candidate is the heavy stream, already active: the exact choice among free streams must
+    # still find the light streams that were active before and are free again.
+    mux = Mux([Streamer(endless, i) for i in range(3)], k=2, lam=1, weights=[1000, 1, 1], mode="single_active",
+              dist="constant", random_state=3)
+    slots = [len(mux.stats.active) for n, _ in enumerate(mux.iterate(max_iter=3000)) if n % 100 == 99]
+    assert slots == [2] * 30
+    assert min(mux.stats.activations[1:]) > 300  # each light stream takes about a quarter of the activations
