@@ -515,7 +515,7 @@ def diagnose_mmap(settings, sizes, root, arrays, windows):
         "`npy_mmap_readonly` does (its row above); `npy_mmap` cannot: its maps are copy-on-write, so a map "
         "shared across activations would let a consumer's write into one batch show in every later window of "
         "that file, and keep the written pages as anonymous memory for the life of the process. Its map per "
-        "activation is the seed's design, and its cost."
+        "activation is the design of pescador's chapter, and its cost."
     )
 
 

@@ -61,7 +61,7 @@ _Y_DTYPE = np.dtype("<i8")
 
 @dataclass(frozen=True)
 class Preset:
-    """A recipe for a collection: how many items, their rows and features, and the seed.
+    """A recipe for a collection: how many items, their rows and features, and the random seed.
 
     Item ``i`` has ``rows[i % len(rows)]`` rows.
 

@@ -562,7 +562,7 @@ class Strategy:
 STRATEGIES = {
     s.name: s
     for s in (
-        Strategy("npz", sample_npz, ("npz",), check_npz, "the seed: re-read members every window, yield views"),
+        Strategy("npz", sample_npz, ("npz",), check_npz, "as in pescador's chapter: re-read members every window, yield views"),
         Strategy("npz_copy", sample_npz_copy, ("npz",), check_npz, "re-read members every window, yield copies"),
         Strategy("npy_mmap", sample_npy_mmap, ("npy_x", "npy_y"), check_npy, "copy-on-write memory maps, yield views"),
         Strategy("npz_cached", sample_npz_cached, ("npz",), check_npz, "read members once per activation, copy rows"),
