@@ -50,22 +50,19 @@ class RandomSource:
 
     def __init__(self, random_state, owner="muxlab"):
         self.random_state = random_state
+        self._shared = None  # a Generator every use draws from
+        self._seed = None  # an int every use is seeded with
+        # A RandomState or a SeedSequence gives each use a seed of its own (see _next_seed).
+        self._per_use = isinstance(random_state, (np.random.RandomState, np.random.SeedSequence))
         if random_state is None:
             self._shared = np.random.default_rng()
-            self._seed = None
         elif isinstance(random_state, np.random.Generator):
             self._shared = random_state
-            self._seed = None
-        elif isinstance(random_state, np.random.SeedSequence):
-            self._shared = None
-            self._seed = random_state
-        elif isinstance(random_state, np.random.RandomState):
-            self._shared = None
-            self._seed = None
+        elif self._per_use:
+            pass
         elif isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
             if random_state < 0:
                 raise ParameterError(f"{owner}: random_state={random_state} is negative; expected {ACCEPTED}")
-            self._shared = None
             self._seed = int(random_state)
         else:
             raise ParameterTypeError(
@@ -80,17 +77,13 @@ class RandomSource:
         drawn from yet: the generator is seeded by :meth:`seed_pass` when the
         pass starts (a restored pass sets its generator's state instead).
         """
-        if isinstance(self._seed, np.random.SeedSequence):
+        if self._per_use:
             if deferred:
                 return np.random.default_rng(0)  # a placeholder: seed_pass() or a restored state replaces its state
-            return np.random.default_rng(spawn(self._seed, 1)[0])
+            return np.random.default_rng(self._next_seed())
         if self._seed is not None:
             return np.random.default_rng(self._seed)
-        if self._shared is not None:
-            return self._shared
-        if deferred:
-            return np.random.default_rng(0)  # a placeholder: seed_pass() or a restored state replaces its state
-        return np.random.default_rng(self._draw())
+        return self._shared
 
     def seed_pass(self, rng):
         """Seed the generator a new pass got from ``for_pass(deferred=True)`` as the pass starts.
@@ -106,13 +99,14 @@ class RandomSource:
         >>> int(a.integers(1000)) == int(b.integers(1000))
         True
         """
-        if isinstance(self.random_state, np.random.RandomState):
-            rng.bit_generator.state = np.random.default_rng(self._draw()).bit_generator.state
-        elif isinstance(self._seed, np.random.SeedSequence):
-            rng.bit_generator.state = np.random.default_rng(spawn(self._seed, 1)[0]).bit_generator.state
+        if self._per_use:
+            rng.bit_generator.state = np.random.default_rng(self._next_seed()).bit_generator.state
 
-    def _draw(self):
-        return self.random_state.randint(0, 2**63 - 1, dtype=np.int64)
+    def _next_seed(self):
+        """The seed of the next use: one draw from a ``RandomState``, or the next child of a ``SeedSequence``."""
+        if isinstance(self.random_state, np.random.RandomState):
+            return self.random_state.randint(0, 2**63 - 1, dtype=np.int64)
+        return spawn(self.random_state, 1)[0]
 
 
 def spawn(parent, count):

@@ -19,6 +19,7 @@ once, so a block outlives neither process and nothing is left in
 ``/dev/shm`` when either one dies. Blocks are reused for later batches.
 """
 
+import math
 import mmap
 import os
 
@@ -145,18 +146,7 @@ def plan(packed):
     ('U', 64, 2, 2, 128)
     """
     first_template, first_arrays = packed[0]
-    uniform = True
-    for template, arrays in packed:
-        if template != first_template or len(arrays) != len(first_arrays):
-            uniform = False
-            break
-        for a, b in zip(arrays, first_arrays):
-            if a.dtype != b.dtype or a.shape != b.shape:
-                uniform = False
-                break
-        if not uniform:
-            break
-    if uniform:
+    if _alike(packed):
         specs, stride = layout(first_arrays)
         count = len(packed)
         all_specs = [(d, shape, off + j * stride) for j in range(count) for d, shape, off in specs]
@@ -172,6 +162,16 @@ def plan(packed):
         all_arrays.extend(arrays)
         all_specs.extend(specs)
     return ("L", entries), all_arrays, all_specs, offset
+
+
+def _alike(packed):
+    """True if every packed item has the template, dtypes and shapes of the first."""
+    template, arrays = packed[0]
+    kinds = [(a.dtype, a.shape) for a in arrays]
+    return all(
+        t == template and len(arr) == len(kinds) and all(a.dtype == d and a.shape == s for a, (d, s) in zip(arr, kinds))
+        for t, arr in packed[1:]
+    )
 
 
 def items_of(header, raw):
@@ -198,13 +198,7 @@ def items_of(header, raw):
 
 
 def _kinds(specs):
-    out = []
-    for d, shape, off in specs:
-        size = 1
-        for n in shape:
-            size *= n
-        out.append((_DTYPES.get(d) or _dtype(d), shape, size, off))
-    return out
+    return [(_DTYPES.get(d) or _dtype(d), shape, math.prod(shape), off) for d, shape, off in specs]
 
 
 def empty_batch():

@@ -529,7 +529,7 @@ class _StochasticPass(Pass):
         self.flag = False
         mux = self.mux
         slots = self.slots
-        if mux._weights_version != self.chooser.weights_version:
+        if mux.weights_version != self.chooser.weights_version:
             self.chooser.use_weights()
         k = mux._n_active
         if k != slots.k:
