@@ -76,7 +76,7 @@ MUX_TESTS = ("tests/test_stochastic_mux.py", "tests/test_live_parameters.py", "t
              "tests/test_properties.py")
 RESUME_TESTS = ("tests/test_resume.py",) + MUX_TESTS
 COLLECTION_TESTS = ("tests/test_collection.py", "tests/test_loaders.py", "tests/test_convert.py")
-BACKGROUND_TESTS = ("tests/test_background.py",)
+BACKGROUND_TESTS = ("tests/test_background.py", "tests/test_ring.py")
 SCAN_RATE = ("tests/test_collection.py::test_scan_rate_on_20000_small_files",)  # 30 s writing 20,000 files; prints a rate the benchmark checks
 
 # The groups a score is given for: the engine, and the modules added with user collections, worker
@@ -299,9 +299,10 @@ MODULES = [
         M('if name == "n_active":', 'if name == "k":', "a live k reaches every worker unsplit"),
         M("if self.max_iter is not None and self.count >= self.max_iter:",
           "if self.max_iter is not None and self.count > self.max_iter:", "max_iter yields one item too many"),
-        M('q.append((item, ("release", bid, len(entries)) if j == last else None))',
-          'q.append((item, ("release", bid, len(entries) - 1) if j == last else None))',
-          "one item per batch is never released"),
+        M("if writer.pending() >= self.batch or now - self.wait_seen + self.item_time >= _LINGER:",
+          "if writer.pending() >= self.batch:", "a slow stream's items wait for a batch to fill"),
+        M("                    if kind == ring.END:\n                        self.done[w] = True",
+          "                    if kind == ring.END:\n                        pass", "the end of a worker's stream is missed"),
         M("                        self.turn = (w + 1) % n", "                        self.turn = w",
           "one worker is drained before the next"),
         M("if stream.n_streams < self.workers:", "if stream.n_streams <= self.workers:",
@@ -313,13 +314,25 @@ MODULES = [
     Module("muxlab/transport.py", BACKGROUND_TESTS, [
         M("offset += -(-a.nbytes // ALIGN) * ALIGN", "offset += (a.nbytes // ALIGN) * ALIGN",
           "arrays laid out overlapping"),
-        M("out.append(np.frombuffer(buf, dtype=dtype, count=count, offset=offset).reshape(shape).copy())",
-          "out.append(np.frombuffer(buf, dtype=dtype, count=count, offset=offset).reshape(shape))",
-          "received arrays are views of a block that is reused"),
-        M("if not b.busy and b.size >= size", "if b.size >= size", "a busy block is reused"),
         M("        if name.startswith(prefix):", "        if name == prefix:", "blocks of a run are not removed"),
         M("if all(type(v) is np.ndarray and not v.dtype.hasobject for v in values):",
           "if all(type(v) is np.ndarray for v in values):", "object arrays sent through shared memory"),
+    ], group=BACKGROUND),
+    Module("muxlab/ring.py", BACKGROUND_TESTS, [
+        M("value = transport.unpack(template, transport.views(self.bytes[base : base + end].copy(), kinds))",
+          "value = transport.unpack(template, transport.views(self.bytes[base : base + end], kinds))",
+          "received arrays are views of a slot that is reused"),
+        M("        self.limit = self.counters[CONSUMED] + self.slots", "        self.limit = self.counters[CONSUMED] + self.slots + 1",
+          "a record overwrites one the consumer has not read"),
+        M("if k != key or not isinstance(a, np.ndarray) or a.shape != s or not (a.dtype is d or a.dtype == d):",
+          "if k != key or not isinstance(a, np.ndarray) or not (a.dtype is d or a.dtype == d):",
+          "an item of another shape reuses the last layout"),
+        M("if self.block is not None and need <= size and not (size > MIN_SLOT and need * 4 < size):",
+          "if self.block is not None and not (size > MIN_SLOT and need * 4 < size):", "a larger record overflows its slot"),
+        M("        return self.announced > self.consumed", "        return self.counters[PUBLISHED] > self.consumed",
+          "unordered mode reads records no message announced"),
+        M("        self.counters[CONSUMER_WAITING] = 1\n", "        self.counters[CONSUMER_WAITING] = 0\n",
+          "the consumer sleeps without raising its flag"),
     ], group=BACKGROUND),
 ]
 

@@ -1,9 +1,13 @@
 """Run a stream in worker processes and consume its items here: ``background(stream, workers=1)``.
 
-Items cross the process boundary with their numpy arrays in shared memory
-(see :mod:`muxlab.transport`); only a small template of each item is
-pickled. With ``workers > 1`` a mux is split into disjoint shards (see
-:mod:`muxlab.shards`), one per worker, and their items are taken in turn.
+Each worker writes its items into a ring of ``prefetch`` slots in shared
+memory (see :mod:`muxlab.ring`): numpy arrays are copied, never pickled, and
+an item's layout is pickled only when it changes (see
+:mod:`muxlab.transport`). A pipe per worker carries what is not an item:
+the first ring's name, live changes and stop to the worker, and wake-ups
+both ways for a side that sleeps. With ``workers > 1`` a mux is split into
+disjoint shards (see :mod:`muxlab.shards`), one per worker, and their items
+are taken in turn.
 """
 
 import itertools
@@ -20,11 +24,10 @@ import traceback
 import types
 import weakref
 from time import perf_counter
-from collections import deque
 
 import numpy as np
 
-from . import shards, transport
+from . import ring, shards, transport
 from .errors import ParameterError, ParameterTypeError, WorkerError
 from .knob import Knob
 from .mux.base import BaseMux
@@ -40,6 +43,12 @@ _PARENT_CHECK = 0.2
 #: Seconds a worker may hold a first item back to send it with the next ones when the consumer waits
 #: (only when its stream makes items in under a quarter of that, on average).
 _LINGER = 1e-3
+
+#: Seconds a sleeping side waits before looking at the other side's counter again (a missed wake-up costs no more).
+_WAKE_TIMEOUT = 0.05
+
+#: Seconds the consumer looks at a worker's published count before it sleeps (fast streams only, see RingReader.spin).
+_SPIN = 1e-3
 
 _RUNS = itertools.count()
 
@@ -94,6 +103,13 @@ def background(stream, workers=1, prefetch=8, start_method=None):
     KeyboardInterrupt and the end of the interpreter stop the workers and
     remove every shared-memory block. Workers ignore SIGINT (the consumer
     decides) and stop by themselves when this process dies.
+
+    **Waiting.** While a worker publishes items more often than every
+    0.25 ms, a consumer waiting for one looks at the worker's counter for up
+    to 1 ms before it sleeps: on a virtual machine a wake-up can cost more
+    than making an item. Slower streams are waited for asleep, and a worker
+    wakes a sleeping consumer at once for an item that took 1 ms or more to
+    make (else after ``prefetch // 2`` items or 1 ms).
 
     Shared memory is POSIX shared memory on Linux (``/dev/shm``).
 
@@ -226,7 +242,7 @@ class ZMQStreamer(Background):
 
     pescador code runs after changing its import. No network socket is
     opened (pescador's binds a TCP port on every interface): items go
-    through a pipe and shared memory. ``min_port``, ``max_port``,
+    through shared memory. ``min_port``, ``max_port``,
     ``max_tries`` and ``copy`` are accepted for compatibility and unused
     (every array is copied out of shared memory, so items are always the
     consumer's own). ``timeout`` is how long, in seconds, a closed stream
@@ -288,7 +304,7 @@ def find_knobs(stream):
 
 
 class _Run:
-    """One pass: the workers, their pipes, and the items received but not yet handed out."""
+    """One pass: the workers, their pipes and rings (see :mod:`muxlab.ring`)."""
 
     def __init__(self, owner, max_iter):
         self.closed = True
@@ -305,24 +321,30 @@ class _Run:
         pipes = [ctx.Pipe(duplex=True) for _ in range(n)]
         self.conns = [p[0] for p in pipes]
         self.procs = []
-        self.maps = [dict() for _ in range(n)]
-        self.queues = [deque() for _ in range(n)]
+        self.readers = []
         self.pollers = [None] * n
         self.done = [False] * n
         self.turn = 0
         self.knobs = [(k, k.version) for k in owner.knobs]
         self.timeout = owner.timeout
+        self.ordered = ring.ORDERED
         self.lock = threading.Lock()
         self.closed = False
-        self._finalizer = weakref.finalize(self, _shutdown, self.conns, self.procs, self.maps, self.prefix, self.timeout)
+        self._finalizer = weakref.finalize(
+            self, _shutdown, self.conns, self.procs, self.readers, self.prefix, self.timeout
+        )
         try:
+            for w in range(n):
+                self.readers.append(
+                    ring.RingReader(f"{self.prefix}w{w}-", owner.prefetch, self.ordered, share_cpu=n >= (os.cpu_count() or 1))
+                )
             for w in range(n):
                 others = [c for i, p in enumerate(pipes) for c in p if not (i == w and c is p[1])]
                 child = pipes[w][1]
                 proc = ctx.Process(
                     target=_worker_main,
                     args=(child, stream, w, n, seed, owner.prefetch, os.getpid(), f"{self.prefix}w{w}-", max_iter,
-                          others if ctx.get_start_method() == "fork" else []),
+                          self.ordered, others if ctx.get_start_method() == "fork" else []),
                     name=f"muxlab-background-{w}",
                     daemon=True,
                 )
@@ -355,20 +377,27 @@ class _Run:
             self._check_knobs()
         n = self.n_workers
         try:
-            for _ in range(n + 1):
+            while True:
                 w = self.turn
                 if not self.done[w]:
-                    q = self.queues[w]
-                    if not q:
-                        self._receive(w)
-                    if q:
-                        item, release = q.popleft()
-                        if release is not None:
-                            with self.lock:  # live changes may be sent from another thread
-                                self._send(w, release)
+                    reader = self.readers[w]
+                    if not reader.ready():
+                        self._wait(w)
+                    kind, value = reader.take()
+                    if reader.producer_waiting():
+                        with self.lock:  # live changes may be sent from another thread
+                            self._send(w, ("space",))
+                    if kind == ring.ITEM:
                         self.turn = (w + 1) % n
                         self.count += 1
-                        return item
+                        return value
+                    if kind == ring.END:
+                        self.done[w] = True
+                    elif kind == ring.ERROR:
+                        self._raise(w, value)
+                    else:
+                        raise WorkerError(f"background: unexpected record {kind!r} from worker {w}", worker=w,
+                                          pid=self.procs[w].pid)
                 if all(self.done):
                     break
                 self.turn = (w + 1) % n
@@ -378,8 +407,8 @@ class _Run:
         self.close()
         raise StopIteration
 
-    def _receive(self, w):
-        """Wait for worker ``w``'s next message and queue its items (sets ``done[w]`` at its end)."""
+    def _wait(self, w):
+        """Sleep until worker ``w`` has published a record (raises WorkerError if it dies first)."""
         conn, proc = self.conns[w], self.procs[w]
         poller = self.pollers[w]
         if poller is None:
@@ -388,46 +417,44 @@ class _Run:
             poller.register(conn.fileno(), select.POLLIN)
             poller.register(proc.sentinel, select.POLLIN)
         fd = conn.fileno()
+        reader = self.readers[w]
+        if reader.spin(_SPIN):
+            return
         while True:
-            ready = [f for f, _ in poller.poll()]
-            if fd in ready:
-                try:
-                    msg = conn.recv()
-                except (EOFError, OSError):
-                    self._died(w)
-            else:
-                if conn.poll(0):
-                    continue
+            if reader.ready() or not reader.sleep():
+                return
+            ready = [f for f, _ in poller.poll(_WAKE_TIMEOUT * 1000)]
+            reader.awake()
+            if fd in ready or conn.poll(0):
+                self._messages(w)
+            elif ready:  # only the sentinel: the worker ended; what it published is read first
+                if reader.ready():
+                    return
+                self._died(w)
+
+    def _messages(self, w):
+        """Read every message worker ``w`` has sent (its first ring, counts in unordered mode)."""
+        conn = self.conns[w]
+        while conn.poll(0):
+            try:
+                msg = conn.recv()
+            except (EOFError, OSError):
                 self._died(w)
             kind = msg[0]
-            if kind == "items":
-                self._unpack(w, msg)
-                return
-            if kind == "end":
-                self.done[w] = True
-                return
-            if kind == "error":
-                self._raise(w, msg)
-            raise WorkerError(f"background: unexpected message {kind!r} from worker {w}", worker=w, pid=proc.pid)
-
-    def _unpack(self, w, msg):
-        _, bid, name, size, retired, header, end = msg
-        maps = self.maps[w]
-        for old in retired:
-            m = maps.pop(old, None)
-            if m is not None:
-                m.close()
-        if name is not None:
-            maps[bid] = transport.Mapping(name, size)
-        q = self.queues[w]
-        m = maps.get(bid)
-        items = transport.items_of(header, m.read(end) if m is not None else transport.empty_batch())
-        for item in items:
-            q.append((item, None))
-        q[-1] = (items[-1], ("release", bid, len(items)))
+            reader = self.readers[w]
+            if kind == "bell":
+                reader.heard(msg[1])
+            elif kind == "ring" and not reader.attached:
+                try:
+                    reader.attach(*msg[1:])
+                except FileNotFoundError:  # the worker failed and removed its blocks
+                    self._died(w)
+            else:
+                raise WorkerError(f"background: unexpected message {kind!r} from worker {w}", worker=w,
+                                  pid=self.procs[w].pid)
 
     def _raise(self, w, msg):
-        _, payload, type_name, tb_text = msg
+        payload, type_name, tb_text = msg
         proc = self.procs[w]
         exc = None
         if payload is not None:
@@ -472,7 +499,12 @@ class _Run:
         try:
             self.conns[w].send(msg)
         except (BrokenPipeError, ConnectionResetError, OSError):
-            pass  # the worker is gone; _receive reports why
+            pass  # the worker is gone; _wait reports why
+
+    def _tell(self, w, msg):
+        """Send a message the worker must act on (it checks its mail count once per item, not the pipe)."""
+        self._send(w, msg)
+        self.readers[w].post()
 
     def send_all(self, name, value):
         """Send a live change of the full mux to every worker (each takes its share)."""
@@ -481,7 +513,7 @@ class _Run:
                 return
             for w in range(self.n_workers):
                 if not self.done[w]:
-                    self._send(w, ("set", name, value))
+                    self._tell(w, ("set", name, value))
 
     def _check_knobs(self):
         changed = False
@@ -493,7 +525,7 @@ class _Run:
                 with self.lock:
                     for w in range(self.n_workers):
                         if not self.done[w] and not self.closed:
-                            self._send(w, ("knob", i, value))
+                            self._tell(w, ("knob", i, value))
         return changed
 
     def close(self):
@@ -505,13 +537,16 @@ class _Run:
         self._finalizer()
 
 
-def _shutdown(conns, procs, maps, prefix, timeout):
+def _shutdown(conns, procs, readers, prefix, timeout):
     """Stop workers and free everything a run holds (also called at garbage collection and exit)."""
     for conn in conns:
         try:
             conn.send(("stop",))
         except Exception:
             pass
+    for reader in readers:
+        if reader is not None and reader.counters is not None:
+            reader.post()
     for proc in procs:
         proc.join(timeout)
     for proc in procs:
@@ -523,10 +558,10 @@ def _shutdown(conns, procs, maps, prefix, timeout):
             proc.join()
     for conn in conns:
         conn.close()
-    for m in maps:
-        for mapping in m.values():
-            mapping.close()
-        m.clear()
+    for i, reader in enumerate(readers):
+        if reader is not None:
+            reader.close()
+            readers[i] = None
     transport.unlink_prefix(prefix)
     for proc in procs:
         proc.close()
@@ -535,23 +570,24 @@ def _shutdown(conns, procs, maps, prefix, timeout):
 # --------------------------------------------------------------------------- worker side
 
 
-def _worker_main(conn, stream, index, count, seed, prefetch, parent_pid, prefix, max_iter, close_fds):
-    """A worker: run its share of ``stream`` and send the items, ``prefetch`` at most ahead of the consumer."""
+def _worker_main(conn, stream, index, count, seed, prefetch, parent_pid, prefix, max_iter, ordered, close_fds):
+    """A worker: run its share of ``stream`` and publish the items in its ring, ``prefetch`` at most ahead."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     for c in close_fds:
         c.close()
-    pool = transport.BlockPool(prefix, limit=prefetch + 1)
+    writer = None
     it = None
     try:
+        writer = ring.RingWriter(prefix, prefetch, conn.send, ordered=ordered)
         knobs = find_knobs(stream)
         mux = stream
         if count > 1:
             mux = shards.shard(stream, index, count, shards.derive_seed(seed, index))
         if mux is not None:
             it = iter(mux) if max_iter is None else mux.iterate(max_iter)
-        worker = _Worker(conn, stream, mux, index, count, knobs, pool, prefetch, parent_pid)
+        worker = _Worker(conn, stream, mux, index, count, knobs, writer, prefetch, parent_pid)
         worker.run(it)
-    except _ParentGone:
+    except (_ParentGone, BrokenPipeError, ConnectionResetError):
         pass
     finally:
         if it is not None and hasattr(it, "close"):
@@ -559,7 +595,8 @@ def _worker_main(conn, stream, index, count, seed, prefetch, parent_pid, prefix,
                 it.close()
             except Exception:
                 pass
-        pool.close()
+        if writer is not None:
+            writer.close()
         transport.unlink_prefix(prefix)
         conn.close()
 
@@ -569,44 +606,39 @@ class _ParentGone(Exception):
 
 
 class _Worker:
-    def __init__(self, conn, stream, mux, index, count, knobs, pool, prefetch, parent_pid):
+    def __init__(self, conn, stream, mux, index, count, knobs, writer, prefetch, parent_pid):
         self.conn = conn
         self.stream = stream
         self.mux = mux
         self.index = index
         self.count = count
         self.knobs = knobs
-        self.pool = pool
-        self.prefetch = prefetch
+        self.writer = writer
         self.parent_pid = parent_pid
-        self.outstanding = 0
-        self.pending = []
         self.batch = max(1, prefetch // 2)
-        self.first_pending = 0.0
-        self.item_time = _LINGER  # until measured, assume a slow stream: send at once
+        self.mail = 0
+        self.wait_seen = None
+        self.item_time = _LINGER  # until measured, assume a slow stream: wake the consumer at once
         self.poller = select.poll()
         self.poller.register(conn.fileno(), select.POLLIN)
         self.stopped = False
 
     def run(self, it):
         if it is None:
-            self.conn.send(("end",))
+            self.finish(self.writer.put_end)
             return
-        pending = self.pending
-        poll = self.poller.poll
+        writer = self.writer
+        counters = writer.counters
+        MAIL, CONSUMER_WAITING = ring.MAIL, ring.CONSUMER_WAITING
         nxt = it.__next__
         while True:
-            if poll(0):
+            if counters[MAIL] != self.mail:
                 self.handle_messages()
                 if self.stopped:
                     return
-            if self.outstanding == 0 and pending and perf_counter() - self.first_pending + self.item_time >= _LINGER:
-                self.flush()
-            if self.outstanding + len(pending) >= self.prefetch:
-                if pending and self.outstanding == 0:
-                    self.flush()
-                    continue
-                self.wait()
+            if not writer.has_room():
+                self.bell()  # the consumer may sleep on what is there
+                self.wait_for_room()
                 if self.stopped:
                     return
                 continue
@@ -614,73 +646,82 @@ class _Worker:
             try:
                 item = nxt()
             except StopIteration:
-                self.flush()
-                self.conn.send(("end",))
-                self.wait_for_stop()
+                self.finish(writer.put_end)
                 return
             except Exception as exc:
-                self.flush()
-                self.send_error(exc)
-                self.wait_for_stop()
+                self.finish(lambda: writer.put_error(self.error_message(exc)))
                 return
-            arrays = []
-            template = transport.pack(item, arrays)
-            pending.append((template, arrays))
-            # Items go in batches of half the budget (the consumer reads one
-            # batch while the next is made; a batch costs one message, not one
-            # per item), or sooner when the consumer has nothing left and waiting
-            # for one more item would make the first one _LINGER old (a slow
-            # stream is not held back).
+            try:
+                writer.put(item)
+            except Exception as exc:
+                exc.add_note(f"the item could not be sent to the consumer: {short_repr(item)}")
+                self.finish(lambda: writer.put_error(self.error_message(exc)))
+                return
+            # Wake a sleeping consumer once half the budget is published (it reads one half while the
+            # next is made; a wake-up costs a message, not one per item), or sooner when waiting for one
+            # more item would keep the first one back _LINGER (a slow stream is not held back).
             now = perf_counter()
             self.item_time += 0.1 * (now - started - self.item_time)  # running mean of the time per item
-            if len(pending) == 1:
-                self.first_pending = now
-            if len(pending) >= self.batch or (
-                self.outstanding == 0 and now - self.first_pending + self.item_time >= _LINGER
-            ):
-                self.flush()
+            if counters[CONSUMER_WAITING]:
+                if self.wait_seen is None:
+                    self.wait_seen = now
+                if writer.pending() >= self.batch or now - self.wait_seen + self.item_time >= _LINGER:
+                    self.bell()
+            else:
+                self.wait_seen = None
 
-    def flush(self):
-        pending = self.pending
-        if not pending:
-            return
-        header, arrays, specs, end = transport.plan(pending)
-        bid, name, size = None, None, 0
-        if end:
-            bid, block, new = self.pool.get(end)
-            block.write(arrays, specs)
-            name = block.name if new else None
-            size = block.size
-        self.conn.send(("items", bid, name, size, self.pool.take_retired(), header, end))
-        self.outstanding += len(pending)
-        pending.clear()
+    def bell(self):
+        """Wake the consumer if it sleeps and something is there to read."""
+        counters = self.writer.counters
+        ring.fence()
+        if counters[ring.CONSUMER_WAITING] and self.writer.pending():
+            counters[ring.CONSUMER_WAITING] = 0
+            self.wait_seen = None
+            self.conn.send(("bell", self.writer.published))
 
-    def wait(self):
-        """Block until the consumer sends something (a release, a change, stop)."""
-        while not self.poller.poll(_PARENT_CHECK * 1000):
-            if os.getppid() != self.parent_pid:
-                raise _ParentGone
-        self.handle_messages()
-
-    def wait_for_stop(self):
+    def finish(self, put):
+        """Publish the last record (when there is room), wake the consumer and wait to be stopped."""
+        while not self.writer.has_room():
+            self.bell()
+            self.wait_for_room()
+            if self.stopped:
+                return
+        put()
+        self.bell()
         while not self.stopped:
             self.wait()
+
+    def wait_for_room(self):
+        """Sleep until the consumer frees a slot (or sends something)."""
+        writer = self.writer
+        counters = writer.counters
+        counters[ring.PRODUCER_WAITING] = 1
+        ring.fence()
+        while not writer.has_room() and not self.stopped:
+            self.wait(_WAKE_TIMEOUT)
+        counters[ring.PRODUCER_WAITING] = 0
+
+    def wait(self, timeout=None):
+        """Block until the consumer sends something (or ``timeout`` seconds pass), then read it."""
+        step = _PARENT_CHECK if timeout is None else timeout
+        while not self.poller.poll(step * 1000):
+            if os.getppid() != self.parent_pid:
+                raise _ParentGone
+            if timeout is not None:
+                return
+        self.handle_messages()
 
     def handle_messages(self):
         conn = self.conn
         poll = self.poller.poll
+        self.mail = self.writer.counters[ring.MAIL]  # read first: a message counted later is read on the next round
         while poll(0):
             try:
                 msg = conn.recv()
             except (EOFError, OSError):
                 raise _ParentGone from None
             kind = msg[0]
-            if kind == "release":
-                _, bid, n = msg
-                if bid is not None:
-                    self.pool.release(bid)
-                self.outstanding -= n
-            elif kind == "set":
+            if kind == "set":
                 self.apply(msg[1], msg[2])
             elif kind == "knob":
                 self.knobs[msg[1]].value = msg[2]
@@ -701,7 +742,8 @@ class _Worker:
                     return  # every stream of this shard has weight 0: keep the old weights
         setattr(mux, name, value)
 
-    def send_error(self, exc):
+    def error_message(self, exc):
+        """What the consumer raises from: ``(pickled exception or None, type name, traceback text)``."""
         tb_text = "".join(traceback.format_exception(exc))
         if self.count > 1:
             mine = shards.shard_indices(self.stream.n_streams, self.index, self.count)
@@ -716,7 +758,7 @@ class _Worker:
             pickle.loads(payload)
         except Exception:
             payload = None
-        self.conn.send(("error", payload, type(exc).__qualname__, tb_text))
+        return payload, type(exc).__qualname__, tb_text
 
 
 __all__ = ["Background", "ZMQStreamer", "background", "find_knobs"]

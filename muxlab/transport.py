@@ -1,22 +1,19 @@
-"""Move items between processes with their numpy arrays in shared memory, not pickled.
+"""Split items into a pickled template and numpy arrays laid out in shared memory.
 
 An item (a bare array, or dicts, tuples and lists holding arrays) is split
 into a small *template* (the item with each array replaced by a
-:class:`Slot`), which is pickled, and its arrays, which are copied into a
-shared-memory block. Items go in batches: one
-message and one block per batch. The receiving side copies the batch's
-bytes out of the block in one copy and gives each array a view of that copy
-(so an item's arrays keep at most their batch's bytes alive, never the
-block), then puts them back in their places.
-
-A batch whose items all have the same structure, dtypes and shapes (the
-usual case: every window of a loader looks alike) travels as one template,
-one list of array specs and a stride, not one entry per item.
+:class:`Slot`) and its arrays, which are laid out at aligned offsets
+(:func:`layout`) and copied into a shared-memory block (see
+:mod:`muxlab.ring`, which also decides when a template needs pickling). The
+receiving side copies an item's bytes out of the block in one copy and gives
+each array a view of that copy (:func:`views`), so an item keeps its own
+bytes alive, never the block; then puts them back in their places
+(:func:`unpack`).
 
 Blocks are files in ``/dev/shm`` (POSIX shared memory on Linux). The sender
-makes a block and maps it; the receiver maps it and removes its name at
-once, so a block outlives neither process and nothing is left in
-``/dev/shm`` when either one dies. Blocks are reused for later batches.
+makes a block and maps it (:class:`Block`); the receiver maps it and
+removes its name at once (:class:`Mapping`), so a block outlives neither
+process and nothing is left in ``/dev/shm`` when either one dies.
 """
 
 import math
@@ -27,7 +24,6 @@ import numpy as np
 
 SHM_DIR = "/dev/shm"
 ALIGN = 64
-MIN_BLOCK = 256 * 1024
 
 
 class Slot:
@@ -130,80 +126,21 @@ def layout(arrays, start=0):
     return specs, offset
 
 
-def plan(packed):
-    """Lay out a batch of packed items (``[(template, arrays), ...]``) in one block.
-
-    Returns ``(header, arrays, specs, end)``: the header travels in the
-    message, ``arrays`` and ``specs`` (each ``(dtype, shape, offset)``) are
-    what :meth:`Block.write` copies, and ``end`` is the size the batch needs.
-    ``header`` is ``("U", template, specs, stride, count)`` when every item
-    has the same template, dtypes and shapes, else ``("L", [(template,
-    specs), ...])``.
-
-    >>> a = {'X': np.zeros((2, 3), 'f4')}
-    >>> header, arrays, specs, end = plan([(pack(a, []), [a['X']]), (pack(a, []), [a['X']])])
-    >>> header[0], header[3], header[4], len(arrays), end
-    ('U', 64, 2, 2, 128)
-    """
-    first_template, first_arrays = packed[0]
-    if _alike(packed):
-        specs, stride = layout(first_arrays)
-        count = len(packed)
-        all_specs = [(d, shape, off + j * stride) for j in range(count) for d, shape, off in specs]
-        all_arrays = [a for _, arrays in packed for a in arrays]
-        return ("U", first_template, specs, stride, count), all_arrays, all_specs, stride * count
-    entries = []
-    all_arrays = []
-    all_specs = []
-    offset = 0
-    for template, arrays in packed:
-        specs, offset = layout(arrays, offset)
-        entries.append((template, specs))
-        all_arrays.extend(arrays)
-        all_specs.extend(specs)
-    return ("L", entries), all_arrays, all_specs, offset
-
-
-def _alike(packed):
-    """True if every packed item has the template, dtypes and shapes of the first."""
-    template, arrays = packed[0]
-    kinds = [(a.dtype, a.shape) for a in arrays]
-    return all(
-        t == template and len(arr) == len(kinds) and all(a.dtype == d and a.shape == s for a, (d, s) in zip(arr, kinds))
-        for t, arr in packed[1:]
-    )
-
-
-def items_of(header, raw):
-    """The items of a batch, given its header (see :func:`plan`) and a copy ``raw`` of its bytes.
-
-    >>> a = {'X': np.arange(6, dtype='f4').reshape(2, 3)}
-    >>> header, arrays, specs, end = plan([(pack(a, []), [a['X']])])
-    >>> raw = np.zeros(end, np.uint8)
-    >>> raw[:24] = np.frombuffer(a['X'].tobytes(), np.uint8)
-    >>> items_of(header, raw)[0]['X'].tolist()
-    [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]
-    """
-    if header[0] == "U":
-        _, template, specs, stride, count = header
-        kinds = _kinds(specs)
-        return [
-            unpack(template, [_view(raw, dtype, shape, size, off + j * stride) for dtype, shape, size, off in kinds])
-            for j in range(count)
-        ]
-    return [
-        unpack(template, [_view(raw, dtype, shape, size, off) for dtype, shape, size, off in _kinds(specs)])
-        for template, specs in header[1]
-    ]
-
-
-def _kinds(specs):
+def kinds(specs):
+    """What :func:`views` needs of each array spec: ``(dtype, shape, size, offset)``."""
     return [(_DTYPES.get(d) or _dtype(d), shape, math.prod(shape), off) for d, shape, off in specs]
 
 
-def empty_batch():
-    """The bytes of a batch whose arrays are all empty (or that has none)."""
-    return np.empty(ALIGN, np.uint8)
+def views(raw, kinds):
+    """The arrays laid out in ``raw`` (a uint8 array of their bytes), as views of it.
+
+    >>> specs, end = layout([np.arange(3, dtype='f4'), np.ones((2, 2), 'i2')])
+    >>> raw = np.zeros(end, np.uint8)
+    >>> raw[:12] = np.frombuffer(np.arange(3, dtype='f4').tobytes(), np.uint8)
+    >>> [a.tolist() for a in views(raw, kinds(specs))]
+    [[0.0, 1.0, 2.0], [[0, 0], [0, 0]]]
+    """
+    return [_view(raw, dtype, shape, size, off) for dtype, shape, size, off in kinds]
 
 
 def _view(raw, dtype, shape, size, offset):
@@ -232,19 +169,6 @@ class Block:
             unlink(name)
             raise
         os.close(fd)
-        self.busy = False
-
-    def write(self, arrays, specs):
-        buf = self.map
-        for a, (dtype, shape, offset) in zip(arrays, specs):
-            n = a.nbytes
-            if not n:
-                continue
-            if a.flags.c_contiguous:
-                buf[offset : offset + n] = a  # the array's bytes as they are (dtype.str keeps their byte order)
-            else:
-                dst = np.frombuffer(buf, dtype=dtype, count=a.size, offset=offset).reshape(shape)
-                np.copyto(dst, a, casting="no")
 
     def close(self):
         self.map.close()
@@ -252,21 +176,15 @@ class Block:
 
 
 class Mapping:
-    """The receiving side of a block: maps it read-only and removes its name."""
+    """The receiving side of a block: maps it (read-only unless ``writable``) and removes its name."""
 
-    def __init__(self, name, size):
-        fd = os.open(block_path(name), os.O_RDONLY)
+    def __init__(self, name, size, writable=False):
+        fd = os.open(block_path(name), os.O_RDWR if writable else os.O_RDONLY)
         try:
-            self.map = mmap.mmap(fd, size, prot=mmap.PROT_READ)
+            self.map = mmap.mmap(fd, size, prot=mmap.PROT_READ | (mmap.PROT_WRITE if writable else 0))
         finally:
             os.close(fd)
         unlink(name)
-
-    def read(self, end):
-        """A copy of the block's first ``end`` bytes (a batch), as a uint8 array of its own."""
-        if not end:
-            return empty_batch()
-        return np.frombuffer(self.map, dtype=np.uint8, count=end).copy()
 
     def close(self):
         self.map.close()
@@ -302,56 +220,3 @@ def unlink_prefix(prefix):
             unlink(name)
             n += 1
     return n
-
-
-class BlockPool:
-    """The sender's blocks: a free one large enough is reused, else a new one is made.
-
-    At most ``limit`` blocks exist; when a new one is needed and the pool is
-    full, the smallest free block is retired (its id goes to ``retired`` for
-    the receiver to unmap).
-    """
-
-    def __init__(self, prefix, limit):
-        self.prefix = prefix
-        self.limit = limit
-        self.blocks = {}
-        self.next_id = 0
-        self.retired = []
-
-    def get(self, size):
-        """Return ``(block_id, block, is_new)`` for a free block of at least ``size`` bytes."""
-        best = None
-        for bid, b in self.blocks.items():
-            if not b.busy and b.size >= size and (best is None or b.size < self.blocks[best].size):
-                best = bid
-        if best is not None:
-            self.blocks[best].busy = True
-            return best, self.blocks[best], False
-        if len(self.blocks) >= self.limit:
-            free = [bid for bid, b in self.blocks.items() if not b.busy]
-            victim = min(free, key=lambda bid: self.blocks[bid].size)
-            self.blocks.pop(victim).close()
-            self.retired.append(victim)
-        capacity = max(MIN_BLOCK, 1 << (max(size, 1) - 1).bit_length())
-        capacity = -(-capacity // mmap.PAGESIZE) * mmap.PAGESIZE
-        bid = self.next_id
-        self.next_id += 1
-        block = Block(f"{self.prefix}{bid}", capacity)
-        block.busy = True
-        self.blocks[bid] = block
-        return bid, block, True
-
-    def release(self, bid):
-        block = self.blocks.get(bid)
-        if block is not None:
-            block.busy = False
-
-    def take_retired(self):
-        out, self.retired = self.retired, []
-        return out
-
-    def close(self):
-        for b in self.blocks.values():
-            b.close()
-        self.blocks.clear()

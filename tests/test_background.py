@@ -51,7 +51,10 @@ def window_mux(n=6, **kw):
 
 
 @pytest.mark.timeout(60)
-def test_one_worker_gives_exactly_the_in_process_items_in_order():
+@pytest.mark.parametrize("ordered", [True, False], ids=["counters", "announced-counts"])
+def test_one_worker_gives_exactly_the_in_process_items_in_order(ordered, monkeypatch):
+    # Where stores are not kept in order, each published count also travels in a message: both ways must agree.
+    monkeypatch.setattr(muxlab.ring, "ORDERED", ordered)
     mux = window_mux()
     here = list(mux(max_iter=300))
     there = list(background(mux).iterate(300))
@@ -160,19 +163,14 @@ def test_each_worker_draws_from_its_own_seed():
 
 def test_unlink_prefix_removes_the_blocks_of_one_run_only():
     prefix = f"muxlab-{os.getpid()}-test-{os.urandom(3).hex()}-"
-    ours, theirs = muxlab.transport.BlockPool(prefix + "w0-", 4), muxlab.transport.BlockPool(prefix + "x", 4)
+    blocks = [muxlab.transport.Block(prefix + name, 4096) for name in ("w0-c", "w0-0", "x0", "x1")]
     try:
-        for pool in (ours, theirs):
-            pool.get(10)
-            pool.get(10)
         assert muxlab.transport.unlink_prefix(prefix + "w") == 2
         left = sorted(name for name in os.listdir("/dev/shm") if name.startswith(prefix))
         assert left == [prefix + "x0", prefix + "x1"]
     finally:
-        for pool in (ours, theirs):
-            for block in pool.blocks.values():
-                block.map.close()
-        muxlab.transport.unlink_prefix(prefix)
+        for block in blocks:
+            block.close()
     assert not [name for name in os.listdir("/dev/shm") if name.startswith(prefix)]
 
 
@@ -344,6 +342,50 @@ def test_workers_stop_and_free_shared_memory_when_the_parent_is_killed():
     finally:
         parent.kill()
         parent.wait()
+
+
+def timed(interval, count):
+    """Items made every ``interval`` seconds, each carrying the time it was made."""
+    for _ in range(count):
+        time.sleep(interval)
+        yield np.array([time.perf_counter()])
+
+
+@pytest.mark.timeout(60)
+def test_a_slow_stream_is_not_held_back_to_fill_a_batch(monkeypatch):
+    # With prefetch=8 a batch would be 4 items: 0.2 s for this stream. Each item must come as soon as it is
+    # made: the worker wakes the consumer, which would otherwise look again only after its timeout (made long).
+    monkeypatch.setattr(sys.modules["muxlab.background"], "_WAKE_TIMEOUT", 1.0)
+    lags = []
+    for item in background(Streamer(timed, 0.05, 12), prefetch=8):
+        lags.append(time.perf_counter() - float(item[0]))
+    assert len(lags) == 12
+    assert sorted(lags)[len(lags) // 2] < 0.02, lags  # median lag: a wake-up, not a batch
+
+
+def growing(n):
+    """Windows whose row count follows a Knob (item sizes change mid-stream)."""
+    i = 0
+    while True:
+        yield {"X": np.full((n.value, 64), i, dtype=np.float32), "i": i}
+        i += 1
+
+
+@pytest.mark.timeout(60)
+def test_items_that_grow_and_shrink_mid_stream_arrive_whole():
+    n = Knob(4)
+    it = iter(background(Streamer(growing, n), prefetch=3))
+    seen = []
+    for rows in (4, 5000, 1, 300, 4):
+        n.value = rows
+        for _ in range(12):
+            x = next(it)
+            seen.append(x["i"])
+            assert x["X"].shape[1] == 64 and (x["X"] == x["i"]).all()
+        assert x["X"].shape == (rows, 64)  # at most prefetch items are stale
+    it.close()
+    assert seen == list(range(len(seen)))
+    assert not shm_entries()
 
 
 # --------------------------------------------------------------------------- live parameters
