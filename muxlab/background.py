@@ -23,9 +23,7 @@ import threading
 import traceback
 import types
 import weakref
-from time import perf_counter
 
-import numpy as np
 
 from . import ring, shards, transport
 from .errors import ParameterError, ParameterTypeError, WorkerError
@@ -39,10 +37,6 @@ STOP_TIMEOUT = 5.0
 
 #: How often (seconds) a waiting worker checks that its parent is still alive.
 _PARENT_CHECK = 0.2
-
-#: Seconds a worker may hold a first item back to send it with the next ones when the consumer waits
-#: (only when its stream makes items in under a quarter of that, on average).
-_LINGER = 1e-3
 
 #: Seconds a sleeping side waits before looking at the other side's counter again (a missed wake-up costs no more).
 _WAKE_TIMEOUT = 0.05
@@ -107,9 +101,8 @@ def background(stream, workers=1, prefetch=8, start_method=None):
     **Waiting.** While a worker publishes items more often than every
     0.25 ms, a consumer waiting for one looks at the worker's counter for up
     to 1 ms before it sleeps: on a virtual machine a wake-up can cost more
-    than making an item. Slower streams are waited for asleep, and a worker
-    wakes a sleeping consumer at once for an item that took 1 ms or more to
-    make (else after ``prefetch // 2`` items or 1 ms).
+    than making an item. Slower streams are waited for asleep; a worker
+    wakes a sleeping consumer as soon as it publishes an item.
 
     Shared memory is POSIX shared memory on Linux (``/dev/shm``).
 
@@ -585,7 +578,7 @@ def _worker_main(conn, stream, index, count, seed, prefetch, parent_pid, prefix,
             mux = shards.shard(stream, index, count, shards.derive_seed(seed, index))
         if mux is not None:
             it = iter(mux) if max_iter is None else mux.iterate(max_iter)
-        worker = _Worker(conn, stream, mux, index, count, knobs, writer, prefetch, parent_pid)
+        worker = _Worker(conn, stream, mux, index, count, knobs, writer, parent_pid)
         worker.run(it)
     except (_ParentGone, BrokenPipeError, ConnectionResetError):
         pass
@@ -606,7 +599,7 @@ class _ParentGone(Exception):
 
 
 class _Worker:
-    def __init__(self, conn, stream, mux, index, count, knobs, writer, prefetch, parent_pid):
+    def __init__(self, conn, stream, mux, index, count, knobs, writer, parent_pid):
         self.conn = conn
         self.stream = stream
         self.mux = mux
@@ -615,10 +608,7 @@ class _Worker:
         self.knobs = knobs
         self.writer = writer
         self.parent_pid = parent_pid
-        self.batch = max(1, prefetch // 2)
         self.mail = 0
-        self.wait_seen = None
-        self.item_time = _LINGER  # until measured, assume a slow stream: wake the consumer at once
         self.poller = select.poll()
         self.poller.register(conn.fileno(), select.POLLIN)
         self.stopped = False
@@ -642,33 +632,24 @@ class _Worker:
                 if self.stopped:
                     return
                 continue
-            started = perf_counter()
             try:
                 item = nxt()
             except StopIteration:
                 self.finish(writer.put_end)
                 return
             except Exception as exc:
-                self.finish(lambda: writer.put_error(self.error_message(exc)))
+                message = self.error_message(exc)
+                self.finish(lambda: writer.put_error(message))
                 return
             try:
                 writer.put(item)
             except Exception as exc:
                 exc.add_note(f"the item could not be sent to the consumer: {short_repr(item)}")
-                self.finish(lambda: writer.put_error(self.error_message(exc)))
+                message = self.error_message(exc)
+                self.finish(lambda: writer.put_error(message))
                 return
-            # Wake a sleeping consumer once half the budget is published (it reads one half while the
-            # next is made; a wake-up costs a message, not one per item), or sooner when waiting for one
-            # more item would keep the first one back _LINGER (a slow stream is not held back).
-            now = perf_counter()
-            self.item_time += 0.1 * (now - started - self.item_time)  # running mean of the time per item
-            if counters[CONSUMER_WAITING]:
-                if self.wait_seen is None:
-                    self.wait_seen = now
-                if writer.pending() >= self.batch or now - self.wait_seen + self.item_time >= _LINGER:
-                    self.bell()
-            else:
-                self.wait_seen = None
+            if counters[CONSUMER_WAITING]:  # it sleeps (no item was there when it looked): wake it now
+                self.bell()
 
     def bell(self):
         """Wake the consumer if it sleeps and something is there to read."""
@@ -676,7 +657,6 @@ class _Worker:
         ring.fence()
         if counters[ring.CONSUMER_WAITING] and self.writer.pending():
             counters[ring.CONSUMER_WAITING] = 0
-            self.wait_seen = None
             self.conn.send(("bell", self.writer.published))
 
     def finish(self, put):

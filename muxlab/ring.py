@@ -135,12 +135,13 @@ class RingWriter:
         """Write ``item`` as the next record and publish it."""
         fast = self.fast
         if fast is not None:
-            base = (self.published % self.slots) * self.slot_size + HEAD
+            at = (self.published % self.slots) * self.slot_size
+            base = at + HEAD
             if fast[0] is None:  # a bare array
                 _, d, s, n = fast
                 if isinstance(item, np.ndarray) and (item.dtype is d or item.dtype == d) and item.shape == s:
                     self._write_array(item, base, n)
-                    self._publish_item(base - HEAD, 0, 0)
+                    self._publish_item(at, 0, 0)
                     return
             elif type(item) is dict and len(item) == len(fast):
                 ring = self.ring
@@ -148,12 +149,18 @@ class RingWriter:
                     if k != key or not isinstance(a, np.ndarray) or a.shape != s or not (a.dtype is d or a.dtype == d):
                         break
                     if n:
-                        if a.flags.c_contiguous:
-                            ring[base + off : base + off + n] = a
-                        else:
+                        try:
+                            ring[base + off : base + off + n] = a  # a C-contiguous array's bytes in one copy
+                        except (BufferError, TypeError, ValueError):
                             self._write_array(a, base + off, n)
                 else:
-                    self._publish_item(base - HEAD, 0, 0)
+                    words = self.words
+                    words[at >> 3] = ITEM
+                    words[(at >> 3) + 1] = 0
+                    self.published += 1
+                    self.counters[PUBLISHED] = self.published
+                    if not self.ordered:
+                        self.announce(("bell", self.published))
                     return
         self._put_new_layout(item)
 

@@ -2,6 +2,7 @@
 
 import multiprocessing
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -344,6 +345,23 @@ def test_workers_stop_and_free_shared_memory_when_the_parent_is_killed():
         parent.wait()
 
 
+def unsendable():
+    yield {"X": np.ones(2)}
+    yield {"X": np.ones(2), "f": lambda: 1}  # a function defined here cannot be pickled
+
+
+@pytest.mark.timeout(60)
+def test_an_item_that_cannot_be_sent_raises_here_after_the_items_before_it():
+    it = iter(background(Streamer(unsendable)))
+    assert next(it)["X"].tolist() == [1.0, 1.0]
+    with pytest.raises((AttributeError, pickle.PicklingError, TypeError)) as info:
+        next(it)
+    notes = "\n".join(getattr(info.value, "__notes__", []))
+    assert "could not be sent to the consumer" in notes and "background worker 0" in notes
+    it.close()
+    assert not shm_entries()
+
+
 def timed(interval, count):
     """Items made every ``interval`` seconds, each carrying the time it was made."""
     for _ in range(count):
@@ -352,9 +370,9 @@ def timed(interval, count):
 
 
 @pytest.mark.timeout(60)
-def test_a_slow_stream_is_not_held_back_to_fill_a_batch(monkeypatch):
-    # With prefetch=8 a batch would be 4 items: 0.2 s for this stream. Each item must come as soon as it is
-    # made: the worker wakes the consumer, which would otherwise look again only after its timeout (made long).
+def test_a_slow_stream_is_not_held_back(monkeypatch):
+    # Each item must come as soon as it is made (not with the next ones): the worker wakes the sleeping
+    # consumer, which would otherwise look again only after its timeout (made long here).
     monkeypatch.setattr(sys.modules["muxlab.background"], "_WAKE_TIMEOUT", 1.0)
     lags = []
     for item in background(Streamer(timed, 0.05, 12), prefetch=8):
