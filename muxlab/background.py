@@ -553,7 +553,10 @@ def _shutdown(conns, procs, readers, prefix, timeout):
         conn.close()
     for i, reader in enumerate(readers):
         if reader is not None:
-            reader.close()
+            try:
+                reader.close()
+            except BufferError:  # an array still views its ring: the mapping goes with it
+                pass
             readers[i] = None
     transport.unlink_prefix(prefix)
     for proc in procs:
@@ -619,7 +622,7 @@ class _Worker:
             return
         writer = self.writer
         counters = writer.counters
-        MAIL, CONSUMER_WAITING = ring.MAIL, ring.CONSUMER_WAITING
+        MAIL, CONSUMER_WAITING, fence = ring.MAIL, ring.CONSUMER_WAITING, ring.fence
         nxt = it.__next__
         while True:
             if counters[MAIL] != self.mail:
@@ -648,6 +651,7 @@ class _Worker:
                 message = self.error_message(exc)
                 self.finish(lambda: writer.put_error(message))
                 return
+            fence()  # the count just published is visible before the flag is read (see muxlab.ring)
             if counters[CONSUMER_WAITING]:  # it sleeps (no item was there when it looked): wake it now
                 self.bell()
 
