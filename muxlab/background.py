@@ -24,7 +24,6 @@ import traceback
 import types
 import weakref
 
-
 from . import ring, shards, transport
 from .errors import ParameterError, ParameterTypeError, WorkerError
 from .knob import Knob
@@ -327,10 +326,9 @@ class _Run:
             self, _shutdown, self.conns, self.procs, self.readers, self.prefix, self.timeout
         )
         try:
+            share_cpu = n >= (os.cpu_count() or 1)  # the consumer and the workers outnumber the processors
             for w in range(n):
-                self.readers.append(
-                    ring.RingReader(f"{self.prefix}w{w}-", owner.prefetch, self.ordered, share_cpu=n >= (os.cpu_count() or 1))
-                )
+                self.readers.append(ring.RingReader(f"{self.prefix}w{w}-", owner.prefetch, self.ordered, share_cpu))
             for w in range(n):
                 others = [c for i, p in enumerate(pipes) for c in p if not (i == w and c is p[1])]
                 child = pipes[w][1]

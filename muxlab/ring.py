@@ -188,7 +188,9 @@ class RingWriter:
         self._publish_item(slot, len(blob), end)
         tag = template[0]
         if tag == "D":
-            self.fast = [(key, a.dtype, a.shape, off, a.nbytes) for key, a, (_, _, off) in zip(template[1], arrays, specs)]
+            self.fast = [
+                (key, a.dtype, a.shape, off, a.nbytes) for key, a, (_, _, off) in zip(template[1], arrays, specs)
+            ]
         elif tag == "A":
             self.fast = (None, arrays[0].dtype, arrays[0].shape, arrays[0].nbytes)
         else:
