@@ -144,32 +144,22 @@ class RingWriter:
                     self._publish_item(at, 0, 0)
                     return
             elif type(item) is dict and len(item) == len(fast):
-                ring = self.ring
                 for (key, d, s, off, n), (k, a) in zip(fast, item.items()):
                     if k != key or not isinstance(a, np.ndarray) or a.shape != s or not (a.dtype is d or a.dtype == d):
                         break
-                    if n:
-                        try:
-                            ring[base + off : base + off + n] = a  # a C-contiguous array's bytes in one copy
-                        except (BufferError, TypeError, ValueError):
-                            self._write_array(a, base + off, n)
+                    self._write_array(a, base + off, n)
                 else:
-                    words = self.words
-                    words[at >> 3] = ITEM
-                    words[(at >> 3) + 1] = 0
-                    self.published += 1
-                    self.counters[PUBLISHED] = self.published
-                    if not self.ordered:
-                        self.announce(("bell", self.published))
+                    self._publish_item(at, 0, 0)
                     return
         self._put_new_layout(item)
 
     def _write_array(self, a, at, n):
         if not n:
             return
-        if a.flags.c_contiguous:
-            self.ring[at : at + n] = a  # the array's bytes as they are (dtype.str keeps their byte order)
-        else:
+        try:
+            # A C-contiguous array's bytes in one copy, as they are (dtype.str keeps their byte order).
+            self.ring[at : at + n] = a
+        except (BufferError, TypeError, ValueError):  # not C-contiguous: copy it into C order
             dst = np.frombuffer(self.ring, dtype=a.dtype, count=a.size, offset=at).reshape(a.shape)
             np.copyto(dst, a, casting="no")
             del dst
